@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vigil needs when they are missing: QEMU (system emulator and qemu-img).
+set -euo pipefail
+need=()
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v apt-get >/dev/null 2>&1 || { echo "system-deps: this is not a Debian-like system; install QEMU yourself" >&2; [ ${#need[@]} -eq 0 ]; exit; }
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,33 @@
+/** The `vigil` command line: thin fronts over the library's calls. */
+import { Command, CommanderError } from 'commander';
+import { auditCommand } from './commands/audit.js';
+import { qmpCommand } from './commands/qmp.js';
+import { EXIT } from './exit-codes.js';
+import { reportError } from './output.js';
+import { VERSION } from '../version.js';
+
+/** Builds the program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('vigil')
+    .description('Vigil: keeps QEMU/KVM virtual machines under watch and under control')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(qmpCommand());
+  program.addCommand(auditCommand());
+  for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();
+  return program;
+}
+
+/** Runs the CLI with `argv` and returns the exit status. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    return reportError(err);
+  }
+}

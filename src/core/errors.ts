@@ -1,0 +1,65 @@
+/**
+ * The one error root of Vigil. Callers match on `code`, never on message text; the table of codes with their
+ * meaning lives in docs/ERRORS.md and a test keeps the two in step.
+ */
+
+/** Every stable error code Vigil raises, with the one-line meaning shown in docs/ERRORS.md. */
+export const ERROR_CODES = {
+  VIGIL_INTERNAL: 'An unexpected internal failure (a bug); the cause says more.',
+  VIGIL_INVALID_INPUT: 'Input (an argument, a file, a request body) failed validation; the message names the field and the fix.',
+  VIGIL_NOT_FOUND: 'The named thing (VM, socket, file, audit row) does not exist.',
+  VIGIL_ABORTED: 'The operation was cancelled through its AbortSignal.',
+  VIGIL_CONFIG_INVALID: 'A configuration file could not be read or failed validation.',
+  VIGIL_QMP_CONNECT: 'Could not connect to a QMP socket, or the greeting/capabilities negotiation failed.',
+  VIGIL_QMP_EXECUTE: 'QEMU answered a command with an error (see qmpClass, qmpDesc and the command sent).',
+  VIGIL_QMP_TIMEOUT: 'A QMP command, greeting or awaited event did not arrive within its deadline.',
+  VIGIL_QMP_DISCONNECTED: 'The QMP connection closed (or was not open) while a call was pending.',
+  VIGIL_QMP_PROTOCOL: 'The QMP peer sent something the protocol does not allow (garbage, an id-less error, a bad greeting).',
+  VIGIL_QMP_FRAME_TOO_LARGE: 'A QMP message exceeded the line limit (16 MiB by default) and the connection was dropped.',
+  VIGIL_QMP_STATE: 'The QMP client was asked to do something its current state does not allow.',
+  VIGIL_QMP_UNPLUG_PENDING: 'A removal of this device is already in flight; wait for it or its timeout.',
+  VIGIL_QMP_UNPLUG_REFUSED: 'The guest reported DEVICE_UNPLUG_GUEST_ERROR: it refused to release the device.',
+  VIGIL_GUARD_REFUSED: 'The QMP guard refused a command (dangerous, or unknown to this QEMU); the message says how to allow it.',
+  VIGIL_AUDIT_TAMPERED: 'The audit log hash chain does not verify: a row was changed, removed or inserted.',
+  VIGIL_STORE: 'The SQLite store failed (open, migration or query).',
+  VIGIL_GUEST_BUILD: 'The test guest (kernel + initramfs) could not be built from Debian packages.',
+  VIGIL_GUEST_BOOT: 'The test guest did not start or did not print its ready line in time.',
+} as const;
+
+/** A stable Vigil error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Context fields attached to an error: small, serialisable facts (ids, paths, commands). */
+export type ErrorContext = Record<string, unknown>;
+
+/** The root of every error Vigil throws on purpose. */
+export class VigilError extends Error {
+  override readonly name: string = 'VigilError';
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+
+  /** A plain object for JSON output (CLI `--json`, API error bodies, logs). */
+  toJSON(): { code: ErrorCode; message: string; context?: ErrorContext } {
+    return Object.keys(this.context).length > 0
+      ? { code: this.code, message: this.message, context: this.context }
+      : { code: this.code, message: this.message };
+  }
+}
+
+/** True when `err` is a VigilError, optionally with the given code. */
+export function isVigilError(err: unknown, code?: ErrorCode): err is VigilError {
+  return err instanceof VigilError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a VigilError, keeping VigilErrors as they are. */
+export function toVigilError(err: unknown, code: ErrorCode = 'VIGIL_INTERNAL'): VigilError {
+  if (err instanceof VigilError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new VigilError(code, message, { cause: err });
+}
