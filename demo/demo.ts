@@ -21,7 +21,7 @@ function section(title: string): void {
 
 /** Runs `vigil ...args` as a user would, echoing the command line and its exit status. */
 function run(args: string[], expectExit = 0): void {
-  const shown = args.map((a) => (/[\s{}"']/.test(a) ? `'${a}'` : a)).join(' ');
+  const shown = args.map((a) => (/[\s{}"'|]/.test(a) ? `'${a}'` : a)).join(' ');
   console.log(`$ vigil ${shown}`);
   const result = spawnSync(vigil, args, { env, stdio: 'inherit' });
   if (result.status !== expectExit) {
