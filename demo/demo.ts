@@ -48,8 +48,8 @@ try {
   run(['qmp', 'demo', 'query-status', '--compact']);
 
   section('4. A dangerous command is refused');
-  run(['qmp', 'demo', 'human-monitor-command', '{"command-line": "info status"}'], 3);
-  run(['qmp', 'demo', 'pmemsave', `{"val": 0, "size": 4096, "filename": "/tmp/stolen-guest-memory"}`], 3);
+  run(['qmp', 'demo', 'human-monitor-command', '{"command-line": "info status"}'], 4);
+  run(['qmp', 'demo', 'pmemsave', `{"val": 0, "size": 4096, "filename": "/tmp/stolen-guest-memory"}`], 4);
 
   section('5. The audit entries it produced (SQLite, hash-chained)');
   run(['audit', 'tail', '-n', '20']);

@@ -5,12 +5,13 @@ import type { ErrorCode } from '../core/errors.js';
 export const EXIT = {
   OK: 0,
   FAILURE: 1,
-  USAGE: 2,
-  REFUSED: 3,
-  QMP_ERROR: 4,
-  UNREACHABLE: 5,
-  AUDIT_TAMPERED: 6,
-  NOT_FOUND: 7,
+  CANCELLED: 2,
+  BAD_CONFIG: 3,
+  REFUSED: 4,
+  QMP_ERROR: 5,
+  UNREACHABLE: 6,
+  AUDIT_TAMPERED: 7,
+  NOT_FOUND: 8,
 } as const;
 
 /** The exit status for an error code. */
@@ -18,7 +19,9 @@ export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
     case 'VIGIL_INVALID_INPUT':
     case 'VIGIL_CONFIG_INVALID':
-      return EXIT.USAGE;
+      return EXIT.BAD_CONFIG;
+    case 'VIGIL_ABORTED':
+      return EXIT.CANCELLED;
     case 'VIGIL_GUARD_REFUSED':
       return EXIT.REFUSED;
     case 'VIGIL_QMP_EXECUTE':

@@ -26,7 +26,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.
-      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return err.exitCode === 0 ? EXIT.OK : EXIT.BAD_CONFIG;
     }
     return reportError(err);
   }

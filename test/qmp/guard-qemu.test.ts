@@ -108,19 +108,19 @@ test('privileged commands run and leave seed-004 lines in the text log', async (
   assert.equal(statSync(auditLinePath(paths)).mode & 0o777, 0o600);
 });
 
-test('CLI: vigil qmp prints the reply; a refusal exits 3 with the reason', async () => {
+test('CLI: vigil qmp prints the reply; a refusal exits 4 with the reason', async () => {
   const aux = join(dir, 'aux.sock');
   const ok = await runVigil(['qmp', aux, 'query-status'], env);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal((JSON.parse(ok.stdout) as { status: string }).status, 'running');
   const refused = await runVigil(['qmp', aux, 'human-monitor-command', '{"command-line": "info status"}'], env);
-  assert.equal(refused.code, 3);
+  assert.equal(refused.code, 4);
   assert.match(refused.stderr, /Dangerous QMP command 'human-monitor-command' blocked.*--allow-dangerous.*\[VIGIL_GUARD_REFUSED\]/s);
   assert.doesNotMatch(refused.stderr, /at .*\.ts:\d+/, 'no stack trace');
   const allowed = await runVigil(['qmp', aux, 'human-monitor-command', '{"command-line": "info status"}', '--allow-dangerous'], env);
   assert.equal(allowed.code, 0, allowed.stderr);
   const bad = await runVigil(['qmp', aux, 'query-status', '{oops'], env);
-  assert.equal(bad.code, 2);
+  assert.equal(bad.code, 3);
   assert.match(bad.stderr, /json-args is not valid JSON/);
   const rows = monitor.audit.query({ vm: VM, principal: localPrincipal() });
   assert.deepEqual(rows.map((r) => `${r.command}:${r.outcome}`), ['query-status:ok', 'human-monitor-command:refused', 'human-monitor-command:ok']);
@@ -140,7 +140,7 @@ test('CLI: vigil qmp events streams events as JSON lines', async () => {
   assert.deepEqual(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { event: string }).event), ['STOP', 'RESUME']);
 });
 
-test('CLI: audit tail, grep and verify; a tampered row makes verify exit 6', async () => {
+test('CLI: audit tail, grep and verify; a tampered row makes verify exit 7', async () => {
   const tail = await runVigil(['audit', 'tail', '-n', '3', '--json'], env);
   assert.equal(tail.code, 0, tail.stderr);
   assert.equal(tail.stdout.trim().split('\n').length, 3);
@@ -157,6 +157,6 @@ test('CLI: audit tail, grep and verify; a tampered row makes verify exit 6', asy
   raw.prepare("UPDATE audit_log SET outcome = 'ok' WHERE outcome = 'refused' AND seq = (SELECT min(seq) FROM audit_log WHERE outcome = 'refused')").run();
   raw.close();
   const tampered = await runVigil(['audit', 'verify'], env);
-  assert.equal(tampered.code, 6);
+  assert.equal(tampered.code, 7);
   assert.match(tampered.stdout, /TAMPERED.*\n.*changed/);
 });

@@ -114,7 +114,7 @@ export function auditCommand(): Command {
 
   audit
     .command('verify')
-    .description('walk the hash chain; exit 6 if any row was changed, removed or inserted')
+    .description('walk the hash chain; exit 7 if any row was changed, removed or inserted')
     .option('--json', 'print the result as JSON')
     .action((opts: { json?: boolean }) => {
       const { log, close } = open();
