@@ -1,7 +1,10 @@
 /** The `vigil` command line: thin fronts over the library's calls. */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.js';
+import { importCommand } from './commands/import.js';
+import { daemonCommands } from './commands/daemon.js';
 import { qmpCommand } from './commands/qmp.js';
+import { vmCommand } from './commands/vm.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './output.js';
 import { VERSION } from '../version.js';
@@ -12,14 +15,23 @@ export function buildProgram(): Command {
     .description('Vigil: keeps QEMU/KVM virtual machines under watch and under control')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(vmCommand());
   program.addCommand(qmpCommand());
   program.addCommand(auditCommand());
+  program.addCommand(importCommand());
+  for (const c of daemonCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();
   return program;
 }
 
 /** Runs the CLI with `argv` and returns the exit status. */
 export async function runCli(argv: readonly string[]): Promise<number> {
+  // Ctrl-C cancels (exit 2) unless a streaming command handles it itself to end cleanly.
+  process.on('SIGINT', () => {
+    if (process.listenerCount('SIGINT') > 1) return;
+    process.stderr.write('vigil: cancelled\n');
+    process.exit(EXIT.CANCELLED);
+  });
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
     return EXIT.OK;

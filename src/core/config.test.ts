@@ -4,7 +4,11 @@ import { isVigilError } from './errors.js';
 import { parseConfigText } from './config.js';
 
 test('an empty config gives defaults', () => {
-  assert.deepEqual(parseConfigText('', 'config.yaml'), { qmp: { rules: [] } });
+  assert.deepEqual(parseConfigText('', 'config.yaml'), {
+    qemu: { binary: 'qemu-system-x86_64' },
+    daemon: { stopVmsOnExit: false },
+    qmp: { rules: [] },
+  });
 });
 
 test('guard rules are read', () => {

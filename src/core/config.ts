@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { VigilError } from './errors.js';
 import type { VigilPaths } from './paths.js';
+import { formatProblem, issuesToProblems, parseYamlSource, positionIn, sortProblems } from './yaml-errors.js';
 
 const classSchema = z.enum(['dangerous', 'memory-dump', 'privileged', 'safe']);
 
@@ -26,6 +26,18 @@ const ruleSchema = z.strictObject({
 
 /** The schema of config.yaml. */
 export const configSchema = z.strictObject({
+  qemu: z
+    .strictObject({
+      /** The QEMU system emulator (a name searched in PATH, or a path). */
+      binary: z.string().min(1).default('qemu-system-x86_64'),
+    })
+    .default({ binary: 'qemu-system-x86_64' }),
+  daemon: z
+    .strictObject({
+      /** Stop every running VM when vigild exits on SIGTERM (default: leave them running, re-adopt on start). */
+      stopVmsOnExit: z.boolean().default(false),
+    })
+    .default({ stopVmsOnExit: false }),
   qmp: z
     .strictObject({
       /** Rules tried before Vigil's defaults. */
@@ -51,23 +63,16 @@ export function loadConfig(paths: VigilPaths): VigilConfig {
 
 /** Validates config text; throws VIGIL_CONFIG_INVALID listing every problem with file:line:column. */
 export function parseConfigText(text: string, file: string): VigilConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const pos = lineCounter.linePos(e.pos[0]);
-      return `${file}:${pos.line}:${pos.col}: ${e.message}`;
+  const { source, problems: syntax } = parseYamlSource(text, file);
+  if (syntax.length > 0) {
+    throw new VigilError('VIGIL_CONFIG_INVALID', `config is not valid YAML:\n${syntax.map(formatProblem).join('\n')}`, {
+      context: { file, problems: syntax },
     });
-    throw new VigilError('VIGIL_CONFIG_INVALID', `config is not valid YAML:\n${lines.join('\n')}`, { context: { file } });
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const result = configSchema.safeParse(source.doc.toJS() ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    return `${where}: ${field}: ${issue.message}`;
+  const problems = sortProblems(issuesToProblems(result.error.issues, configSchema, (path, opts) => ({ file, ...positionIn(source, path, opts) })));
+  throw new VigilError('VIGIL_CONFIG_INVALID', `config has ${problems.length} problem(s):\n${problems.map(formatProblem).join('\n')}`, {
+    context: { file, problems },
   });
-  throw new VigilError('VIGIL_CONFIG_INVALID', `config has ${lines.length} problem(s):\n${lines.join('\n')}`, { context: { file } });
 }

@@ -22,6 +22,13 @@ export const ERROR_CODES = {
   VIGIL_GUARD_REFUSED: 'The QMP guard refused a command (dangerous, or unknown to this QEMU); the message says how to allow it.',
   VIGIL_AUDIT_TAMPERED: 'The audit log hash chain does not verify: a row was changed, removed or inserted.',
   VIGIL_STORE: 'The SQLite store failed (open, migration or query).',
+  VIGIL_VM_EXISTS: 'A VM with this name is already defined; pick another name or use apply to change it.',
+  VIGIL_VM_STATE: 'The VM is not in a state that allows this (already running, not running, busy starting or stopping).',
+  VIGIL_QEMU_MISSING: 'The QEMU binary was not found; install qemu-system-x86 or set qemu.binary in config.yaml.',
+  VIGIL_QEMU_START: 'QEMU refused to start the VM; its own error message is included.',
+  VIGIL_SOCKET_IN_USE: "A VM's socket path is already in use by a live process.",
+  VIGIL_DISK_MISSING: 'A disk image, kernel, initrd or firmware file named in the definition does not exist.',
+  VIGIL_DAEMON: 'vigild could not start (another instance runs, or its directories are unusable).',
   VIGIL_GUEST_BUILD: 'The test guest (kernel + initramfs) could not be built from Debian packages.',
   VIGIL_GUEST_BOOT: 'The test guest did not start or did not print its ready line in time.',
 } as const;

@@ -6,10 +6,10 @@ import { pino } from 'pino';
 
 /** The subset of pino's logger that Vigil's modules use. */
 export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
 }
 
@@ -19,6 +19,14 @@ let root: Logger | undefined;
 export function rootLogger(): Logger {
   root ??= pino({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', base: { pid: process.pid } }, pino.destination(2));
   return root;
+}
+
+/** A new logger writing JSON lines to `fd` (vigild logs at info to stdout). */
+export function createLogger(options: { level?: string; fd?: number; name?: string } = {}): Logger {
+  return pino(
+    { level: options.level ?? process.env.VIGIL_LOG_LEVEL ?? 'info', ...(options.name ? { name: options.name } : {}), base: { pid: process.pid } },
+    pino.destination(options.fd ?? 1),
+  );
 }
 
 /** A logger that drops everything (tests that assert on nothing logged, embedders that log elsewhere). */

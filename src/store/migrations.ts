@@ -32,4 +32,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
   `,
+  `
+  CREATE TABLE vms (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    state TEXT NOT NULL,
+    pid INTEGER,
+    boot_id TEXT,
+    started_at TEXT,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    restart_window_start TEXT,
+    needs_restart INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE vm_state_history (
+    seq INTEGER PRIMARY KEY,
+    vm TEXT NOT NULL,
+    time TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    reason TEXT NOT NULL
+  );
+  CREATE INDEX vm_state_history_vm ON vm_state_history (vm, seq);
+  `,
 ];

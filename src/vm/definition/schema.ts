@@ -3,6 +3,7 @@
  * Sizes accept units (`512M`, `2G`, `2GiB`) or a plain number of MiB.
  */
 import { z } from 'zod';
+import { checkDeviceSpec, checkExtraArgs } from './extra-args.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const ID = /^[a-zA-Z][a-zA-Z0-9_.-]{0,31}$/;
@@ -10,6 +11,32 @@ const MAC = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
 const PCI_ADDRESS = /^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 const HEX4 = /^(0x)?[0-9a-fA-F]{4}$/;
 const USB_PORT = /^[0-9]+(\.[0-9]+)*$/;
+const MACHINE = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+
+/** Device ids Vigil gives its own devices (USB and SATA controllers, vsock, VGA); a definition may not reuse them. */
+export const RESERVED_DEVICE_IDS: readonly string[] = ['xhci', 'ahci', 'vsock0', 'video0'];
+
+/** SATA ports on one AHCI controller (q35's built-in one, or the one Vigil adds on other machines). */
+export const SATA_PORTS = 6;
+
+/** Image formats by file extension, for disks whose `format` is left out. */
+export const FORMAT_BY_EXTENSION: Readonly<Record<string, 'qcow2' | 'raw'>> = { qcow2: 'qcow2', raw: 'raw', img: 'raw', iso: 'raw' };
+
+/**
+ * Cross-field refinements run even when other fields already failed (zod skips them by default), so a user sees
+ * every problem in one round; they therefore read their input defensively.
+ */
+const always = { when: (): boolean => true };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
+
+/** The extension of a path (`qcow2` of `/a/b.qcow2`), lower case; empty when there is none. */
+export function fileExtension(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? '' : base.slice(dot + 1).toLowerCase();
+}
 
 /** Parses `512`, `512M`, `512MiB`, `2G`, `2GiB`, `1T` into MiB; undefined when malformed. */
 export function parseSizeMiB(value: string | number): number | undefined {
@@ -53,13 +80,27 @@ const diskSchema = z
     /** The serial number the guest sees (nvme needs one; generated from the id when absent). */
     serial: z.string().max(20).optional(),
   })
-  .refine((d) => (d.file === undefined) !== (d.device === undefined), {
-    message: 'a disk needs exactly one of "file" (an image) or "device" (a /dev/disk/by-... path)',
-  });
+  .check(
+    z.superRefine((d: unknown, ctx) => {
+      if (!isRecord(d)) return;
+      if (d.file === undefined && d.device === undefined) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'a disk needs "file" (an image) or "device" (a /dev/disk/by-... path)' });
+      } else if (d.file !== undefined && d.device !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['device'], message: 'a disk has either "file" (an image) or "device" (a /dev/disk/by-... path), not both' });
+      }
+      if (typeof d.file === 'string' && d.format === undefined && FORMAT_BY_EXTENSION[fileExtension(d.file)] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['file'], message: `cannot tell the image format from the name: add "format: qcow2" or "format: raw" (Vigil never lets QEMU guess a format)` });
+      }
+      if (d.bus === 'sata' && d.readonly === true) {
+        ctx.addIssue({ code: 'custom', path: ['readonly'], message: 'QEMU cannot attach a read-only disk as SATA (ide-hd); use bus: virtio or nvme for a read-only disk' });
+      }
+    }, always),
+  );
 
 const hostForward = z.strictObject({
   protocol: z.enum(['tcp', 'udp']).default('tcp'),
-  hostAddress: z.string().default('127.0.0.1'),
+  /** QEMU 7.2's user networking forwards IPv4 only. */
+  hostAddress: z.ipv4({ message: 'write an IPv4 address such as 127.0.0.1 (QEMU 7.2 forwards IPv4 only)' }).default('127.0.0.1'),
   hostPort: z.number().int().min(1).max(65535),
   guestPort: z.number().int().min(1).max(65535),
 });
@@ -86,12 +127,32 @@ const nicSchema = z
     /** user: host ports forwarded into the guest. */
     forward: z.array(hostForward).default([]),
   })
-  .superRefine((n, ctx) => {
-    const need: Record<string, keyof typeof n | undefined> = { tap: 'ifname', bridge: 'bridge', macvtap: 'macvtap', vf: 'address', user: undefined };
-    const field = need[n.type];
-    if (field && n[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `a ${n.type} NIC needs "${field}"` });
-    if (n.forward.length > 0 && n.type !== 'user') ctx.addIssue({ code: 'custom', path: ['forward'], message: 'port forwarding works only on user NICs' });
-  });
+  .check(
+    z.superRefine((n: unknown, ctx) => {
+      if (!isRecord(n) || typeof n.type !== 'string') return;
+      const type = n.type;
+      const own: Record<string, string> = { ifname: 'tap', bridge: 'bridge', macvtap: 'macvtap', address: 'vf' };
+      for (const [field, owner] of Object.entries(own)) {
+        if (type === owner && n[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `a ${type} NIC needs "${field}"` });
+        if (type !== owner && n[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `"${field}" belongs to ${owner} NICs; this NIC is ${type}: remove it` });
+      }
+      if (list(n.forward).length > 0 && type !== 'user') ctx.addIssue({ code: 'custom', path: ['forward'], message: 'port forwarding works only on user NICs' });
+      if (n.vlan !== undefined && type === 'user') ctx.addIssue({ code: 'custom', path: ['vlan'], message: 'a VLAN tag is set on the host side of tap, bridge, macvtap or vf NICs; a user NIC has none' });
+      if (n.link === 'down' && type === 'vf') {
+        ctx.addIssue({ code: 'custom', path: ['link'], message: "a VF's link is controlled on the host (ip link set PF vf N state disable), not by QEMU: remove link: down" });
+      }
+      if (typeof n.mac === 'string' && MAC.test(n.mac) && (parseInt(n.mac.slice(0, 2), 16) & 1) === 1) {
+        ctx.addIssue({ code: 'custom', path: ['mac'], message: 'this is a multicast MAC (odd first byte); use a unicast one, e.g. 52:54:00:12:34:56' });
+      }
+      const seen = new Set<string>();
+      list(n.forward).forEach((f, i) => {
+        if (!isRecord(f)) return;
+        const key = `${String(f.protocol ?? 'tcp')} ${String(f.hostAddress ?? '127.0.0.1')}:${String(f.hostPort)}`;
+        if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['forward', i, 'hostPort'], message: `host port ${key} is forwarded twice` });
+        seen.add(key);
+      });
+    }, always),
+  );
 
 const usbSchema = z
   .strictObject({
@@ -101,20 +162,36 @@ const usbSchema = z
     bus: z.number().int().min(1).optional(),
     port: z.string().regex(USB_PORT, 'write a USB port path as 1 or 1.2.3').optional(),
   })
-  .refine((u) => (u.vendor !== undefined && u.product !== undefined) !== (u.bus !== undefined && u.port !== undefined), {
-    message: 'name a host USB device either by vendor and product, or by bus and port',
-  });
+  .check(
+    z.superRefine((u: unknown, ctx) => {
+      if (!isRecord(u)) return;
+      const byId = u.vendor !== undefined || u.product !== undefined;
+      const byPort = u.bus !== undefined || u.port !== undefined;
+      if (byId === byPort) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'name a host USB device either by vendor and product (046d/0825), or by bus and port (1 and "1.2"), not both' });
+        return;
+      }
+      const pairs: [string, string][] = byId ? [['vendor', 'product'], ['product', 'vendor']] : [['bus', 'port'], ['port', 'bus']];
+      for (const [have, need] of pairs) {
+        if (u[have] !== undefined && u[need] === undefined) ctx.addIssue({ code: 'custom', path: [need], message: `"${have}" needs "${need}" too` });
+      }
+    }, always),
+  );
 
 const pciSchema = z.strictObject({
   id: id.optional(),
   address: z.string().regex(PCI_ADDRESS, 'write a PCI address as 0000:01:00.0'),
 });
 
-const deviceSchema = z.strictObject({
-  id: id.optional(),
-  driver: z.string().min(1),
-  props: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-});
+const deviceSchema = z
+  .strictObject({
+    id: id.optional(),
+    driver: z.string().min(1),
+    props: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  })
+  .superRefine((d, ctx) => {
+    for (const p of checkDeviceSpec(d.driver, d.props)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 
 const restartSchema = z.strictObject({
   policy: z.enum(['no', 'on-failure', 'always']).default('no'),
@@ -162,7 +239,7 @@ export const vmDefinitionSchema = z.strictObject({
   cpus: z.number().int().min(1).max(512).default(1),
   /** The vCPU model (default: host under KVM, max under TCG). */
   cpu: z.string().optional(),
-  machine: z.string().default('q35'),
+  machine: z.string().regex(MACHINE, 'write a machine type such as q35, pc or pc-q35-7.2 (machine properties cannot be set here)').default('q35'),
   accel: z.enum(['kvm', 'tcg', 'auto']).default('auto'),
   firmware: firmwareSchema.default({ type: 'bios' }),
   boot: z
@@ -185,8 +262,47 @@ export const vmDefinitionSchema = z.strictObject({
   autostart: autostartSchema.default(() => autostartSchema.parse({})),
   tags: z.array(z.string().min(1)).default([]),
   /** Extra QEMU arguments, checked against the options Vigil owns and the dangerous ones. */
-  extraArgs: z.array(z.string()).default([]),
-});
+  extraArgs: z
+    .array(z.string())
+    .default([])
+    .superRefine((args, ctx) => {
+      for (const p of checkExtraArgs(args)) ctx.addIssue({ code: 'custom', path: [p.index], message: p.message });
+    }),
+}).check(
+  z.superRefine((def: unknown, ctx) => {
+    if (!isRecord(def)) return;
+    // QEMU's -device ids share one namespace, so an id may appear once across every list.
+    const seen = new Map<string, string>();
+    for (const field of ['disks', 'nics', 'usb', 'pci', 'devices']) {
+      list(def[field]).forEach((item, i) => {
+        if (!isRecord(item) || typeof item.id !== 'string') return;
+        const where = `${field}.${i}`;
+        if (RESERVED_DEVICE_IDS.includes(item.id)) {
+          ctx.addIssue({ code: 'custom', path: [field, i, 'id'], message: `"${item.id}" is the id of a device Vigil adds itself (${RESERVED_DEVICE_IDS.join(', ')}); pick another` });
+        } else if (seen.has(item.id)) {
+          ctx.addIssue({ code: 'custom', path: [field, i, 'id'], message: `id "${item.id}" is already used by ${seen.get(item.id)!}; ids are unique across disks, nics, usb, pci and devices` });
+        } else seen.set(item.id, where);
+      });
+    }
+    const sata = list(def.disks).filter((d) => isRecord(d) && d.bus === 'sata').length;
+    if (sata > SATA_PORTS) ctx.addIssue({ code: 'custom', path: ['disks'], message: `${sata} SATA disks, but an AHCI controller has ${SATA_PORTS} ports; put the others on virtio or nvme` });
+    // One host PCI function can be given to a VM once, whether as a PCI device or as a VF NIC.
+    const pciSeen = new Map<string, string>();
+    const normalise = (a: string): string => (a.length === 7 ? `0000:${a}` : a).toLowerCase();
+    const claim = (address: unknown, path: (string | number)[]): void => {
+      if (typeof address !== 'string' || !PCI_ADDRESS.test(address)) return;
+      const key = normalise(address);
+      const before = pciSeen.get(key);
+      if (before !== undefined) ctx.addIssue({ code: 'custom', path, message: `host PCI device ${key} is already passed through by ${before}` });
+      else pciSeen.set(key, path.slice(0, 2).join('.'));
+    };
+    list(def.pci).forEach((p, i) => isRecord(p) && claim(p.address, ['pci', i, 'address']));
+    list(def.nics).forEach((n, i) => isRecord(n) && n.type === 'vf' && claim(n.address, ['nics', i, 'address']));
+    if (typeof def.name === 'string' && isRecord(def.autostart) && list(def.autostart.after).includes(def.name)) {
+      ctx.addIssue({ code: 'custom', path: ['autostart', 'after'], message: 'a VM cannot wait for itself to start' });
+    }
+  }, always),
+);
 
 /** A validated definition, every default filled in. */
 export type VmDefinition = z.output<typeof vmDefinitionSchema>;

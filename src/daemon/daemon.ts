@@ -1,0 +1,102 @@
+/**
+ * vigild: reconciles and supervises the VMs of one Vigil home. It holds no VM state of its own: QEMUs run
+ * daemonized and the store is the truth, so a killed vigild loses nothing and re-adopts every VM when it comes back.
+ */
+import { join } from 'node:path';
+import type { Logger } from '../core/log.js';
+import { ensurePrivateDir, resolvePaths, type VigilPaths } from '../core/paths.js';
+import { Vigil } from '../vigil.js';
+import { VmSupervisor } from '../vm/supervisor.js';
+import { isActive } from '../vm/states.js';
+import { takeDaemonLock } from './lock.js';
+
+/** Options of `startDaemon`. */
+export interface DaemonOptions {
+  paths?: VigilPaths;
+  logger: Logger;
+  /** Supervisor scan interval (tests use a short one). */
+  scanIntervalMs?: number;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  vigil: Vigil;
+  supervisor: VmSupervisor;
+  /** Re-reads every VM's definition files (SIGHUP). */
+  reload(): void;
+  /** Stops supervising; VMs keep running unless config says `daemon.stopVmsOnExit`. */
+  stop(): Promise<void>;
+}
+
+/** Takes the lock, opens the store, reconciles, autostarts, and starts watching. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const paths = options.paths ?? resolvePaths();
+  const log = options.logger;
+  ensurePrivateDir(paths.runtime);
+  const release = takeDaemonLock(join(paths.runtime, 'vigild.pid'));
+  let vigil: Vigil;
+  try {
+    vigil = Vigil.open({ paths, logger: log, principal: 'vigil:supervisor' });
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const supervisor = new VmSupervisor(vigil.vms, { logger: log, ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}) });
+  const started = performance.now();
+  const summary = await supervisor.start();
+  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data }, 'vigild ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    vigil,
+    supervisor,
+    reload() {
+      for (const vm of vigil.vms.list()) {
+        if (vm.sources.length === 0) continue;
+        try {
+          const result = vigil.vms.apply(vm.sources);
+          if (result.changed.length > 0) log.info({ vm: vm.name, changed: result.changed, needsRestart: result.needsRestart }, 'definition reloaded');
+        } catch (err) {
+          log.error({ vm: vm.name, err: String(err) }, 'definition reload failed; keeping the previous one');
+        }
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await supervisor.stop();
+        if (vigil.config.daemon.stopVmsOnExit) {
+          await Promise.all(
+            vigil.vms
+              .list()
+              .filter((vm) => isActive(vm.state))
+              .map((vm) => vigil.vms.stop(vm.name, { timeoutMs: 10000 }).catch((err: unknown) => log.error({ vm: vm.name, err: String(err) }, 'stop failed'))),
+          );
+        }
+        vigil.close();
+        release();
+        log.info('vigild stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** SIGTERM/SIGINT stop the daemon (VMs keep running); SIGHUP reloads definitions. */
+export function handleSignals(daemon: Daemon, log: Logger): void {
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'stopping');
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading definitions');
+    daemon.reload();
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * `Vigil`: the library's front door, with the same verbs as the CLI (as MAQET offers from Python).
+ *
+ *   const vigil = Vigil.open();
+ *   vigil.add(['web.yaml']);
+ *   await vigil.start('web');
+ */
+import { loadConfig, type VigilConfig } from './core/config.js';
+import { rootLogger, type Logger } from './core/log.js';
+import { resolvePaths, storePath, type VigilPaths } from './core/paths.js';
+import { AuditLog } from './store/audit-log.js';
+import { openStore, type StoreDb } from './store/db.js';
+import type { VmStateChange } from './store/vm-history-repo.js';
+import type { VmDefinition } from './vm/definition/schema.js';
+import { localPrincipal, openMonitor, type Monitor } from './vm/monitor.js';
+import { VmService, type ApplyResult, type StopOptions, type Vm } from './vm/service.js';
+
+/** Options of `Vigil.open`. */
+export interface VigilOptions {
+  /** Put all state under this directory (like VIGIL_HOME). */
+  home?: string;
+  paths?: VigilPaths;
+  logger?: Logger;
+  /** Who acts, recorded with every QMP command (default: the Unix user). */
+  principal?: string;
+}
+
+/** One handle on Vigil's state: VMs, their lifecycle, the audit log. */
+export class Vigil {
+  readonly vms: VmService;
+  readonly audit: AuditLog;
+
+  private constructor(
+    readonly paths: VigilPaths,
+    readonly config: VigilConfig,
+    readonly db: StoreDb,
+    readonly logger: Logger,
+    readonly principal: string,
+  ) {
+    this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary });
+    this.audit = new AuditLog(db);
+  }
+
+  /** Opens the store (creating it on first use) and reads config.yaml. */
+  static open(options: VigilOptions = {}): Vigil {
+    const paths = options.paths ?? resolvePaths(options.home ? { ...process.env, VIGIL_HOME: options.home } : process.env);
+    const config = loadConfig(paths);
+    const db = openStore(storePath(paths));
+    return new Vigil(paths, config, db, options.logger ?? rootLogger(), options.principal ?? localPrincipal());
+  }
+
+  /** Defines a VM from YAML files (deep-merged in order). */
+  add(files: string[]): Vm {
+    return this.vms.add(files);
+  }
+
+  /** Defines a VM from a validated definition object. */
+  define(definition: VmDefinition): Vm {
+    return this.vms.define(definition);
+  }
+
+  /** Every VM. */
+  list(): Vm[] {
+    return this.vms.list();
+  }
+
+  /** One VM with its recent state changes. */
+  show(name: string): Vm & { history: VmStateChange[] } {
+    return { ...this.vms.get(name), history: this.vms.stateHistory(name, 20) };
+  }
+
+  /** Starts a VM; resolves when it runs. */
+  start(name: string): Promise<Vm> {
+    return this.vms.start(name);
+  }
+
+  /** Stops a VM (power-down request, then quit, then SIGKILL). */
+  stop(name: string, options?: StopOptions): Promise<Vm> {
+    return this.vms.stop(name, options);
+  }
+
+  /** Stops and starts a VM. */
+  restart(name: string, options?: StopOptions): Promise<Vm> {
+    return this.vms.restart(name, options);
+  }
+
+  /** Pauses a VM. */
+  pause(name: string): Promise<Vm> {
+    return this.vms.pause(name);
+  }
+
+  /** Resumes a VM. */
+  resume(name: string): Promise<Vm> {
+    return this.vms.resume(name);
+  }
+
+  /** Resets a VM. */
+  reset(name: string): Promise<Vm> {
+    return this.vms.reset(name);
+  }
+
+  /** Forgets a VM. */
+  remove(name: string, options?: { purge?: boolean; force?: boolean }): Promise<void> {
+    return this.vms.remove(name, options);
+  }
+
+  /** Updates a definition from files; says whether a restart is needed. */
+  apply(files: string[]): ApplyResult {
+    return this.vms.apply(files);
+  }
+
+  /** The tail of a VM's serial console log. */
+  logs(name: string, lines?: number): string {
+    return this.vms.logs(name, lines);
+  }
+
+  /** A guarded, audited QMP session with a VM. */
+  monitor(name: string): Promise<Monitor> {
+    return openMonitor(this.vms.files(this.vms.get(name).name).qmpSocket, { paths: this.paths, store: this.db, logger: this.logger, principal: this.principal });
+  }
+
+  /** Closes the store. */
+  close(): void {
+    this.db.close();
+  }
+}

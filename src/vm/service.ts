@@ -1,0 +1,444 @@
+/**
+ * The VM lifecycle service: the one implementation of add, start, stop, pause, ... that the CLI, the API, the
+ * daemon and the library all call. State lives in the store, so several processes (the CLI, vigild) can act on
+ * the same VMs; every transition is persisted before it is acted on.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VigilError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { VigilPaths } from '../core/paths.js';
+import type { StoreDb } from '../store/db.js';
+import { VmHistoryRepo, type VmStateChange } from '../store/vm-history-repo.js';
+import { VmRepo, type VmRecord } from '../store/vm-repo.js';
+import { postStartActions } from './argv/index.js';
+import { loadDefinitionFiles } from './definition/load.js';
+import { vmDefinitionSchema, type VmDefinition } from './definition/schema.js';
+import { launchVm, preflight } from './launcher.js';
+import { openMonitor, type Monitor } from './monitor.js';
+import { isQemuOf, waitForExit } from './process.js';
+import { vmFiles, type VmFiles } from './runtime.js';
+import { VM_STATES, canTransition, isActive, type VmState } from './states.js';
+
+/** A VM as the service reports it. */
+export interface Vm {
+  name: string;
+  state: VmState;
+  pid: number | null;
+  startedAt: string | null;
+  definition: VmDefinition;
+  sources: string[];
+  /** A changed definition waits for a restart. */
+  needsRestart: boolean;
+  restartCount: number;
+}
+
+/** A state change, as emitted to listeners. */
+export interface VmStateEvent {
+  vm: string;
+  from: VmState | null;
+  to: VmState;
+  reason: string;
+  time: string;
+}
+
+/** Options of `stop`. */
+export interface StopOptions {
+  /** Skip the ACPI power-down request: quit at once (then SIGKILL if QEMU does not exit). */
+  force?: boolean;
+  /** How long the guest gets to power off after the request (default 30000 ms). */
+  timeoutMs?: number;
+}
+
+/** What `apply` changed. */
+export interface ApplyResult {
+  vm: Vm;
+  /** Top-level definition fields that differ. */
+  changed: string[];
+  /** The VM runs with the old definition until it is restarted. */
+  needsRestart: boolean;
+}
+
+/** The service's dependencies. */
+export interface VmServiceOptions {
+  paths: VigilPaths;
+  db: StoreDb;
+  logger: Logger;
+  /** Who acts (audited with every QMP command). */
+  principal: string;
+  qemuBinary?: string;
+}
+
+const STOP_STEP_MS = 3000;
+const STARTING_GRACE_MS = 120000;
+
+function toVm(r: VmRecord): Vm {
+  const state = (VM_STATES as readonly string[]).includes(r.state) ? (r.state as VmState) : 'crashed';
+  return {
+    name: r.name,
+    state,
+    pid: r.pid,
+    startedAt: r.startedAt,
+    definition: vmDefinitionSchema.parse(r.definition),
+    sources: r.sources,
+    needsRestart: r.needsRestart,
+    restartCount: r.restartCount,
+  };
+}
+
+/** The lifecycle of every VM in one store. */
+export class VmService {
+  readonly repo: VmRepo;
+  readonly history: VmHistoryRepo;
+  private readonly listeners = new Set<(e: VmStateEvent) => void>();
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly opts: VmServiceOptions) {
+    this.repo = new VmRepo(opts.db);
+    this.history = new VmHistoryRepo(opts.db);
+  }
+
+  /** Calls `listener` on every state change made through this service; returns the unsubscribe function. */
+  onStateChange(listener: (e: VmStateEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The paths of a VM's files. */
+  files(name: string): VmFiles {
+    return vmFiles(this.opts.paths, name);
+  }
+
+  /** Defines VMs from YAML files (several files for one VM are deep-merged, later wins). */
+  add(files: string[]): Vm {
+    const { definition, files: sources } = loadDefinitionFiles(files);
+    return this.define(definition, sources);
+  }
+
+  /** Defines a VM from an already validated definition. */
+  define(definition: VmDefinition, sources: string[] = []): Vm {
+    if (!this.repo.insert(definition.name, definition, sources)) {
+      throw new VigilError('VIGIL_VM_EXISTS', `a VM named '${definition.name}' already exists; use 'vigil vm apply' to change it or pick another name`, {
+        context: { vm: definition.name },
+      });
+    }
+    this.history.append(definition.name, null, 'defined', `defined from ${sources.join(', ') || 'the API'}`);
+    this.emit({ vm: definition.name, from: null, to: 'defined', reason: 'defined', time: new Date().toISOString() });
+    return this.get(definition.name);
+  }
+
+  /** Every VM, with states checked against the processes that really run. */
+  list(): Vm[] {
+    return this.repo.list().map((r) => this.refresh(toVm(r)));
+  }
+
+  /** One VM (VIGIL_NOT_FOUND if unknown). */
+  get(name: string): Vm {
+    const r = this.repo.get(name);
+    if (!r) {
+      throw new VigilError('VIGIL_NOT_FOUND', `no VM named '${name}'; 'vigil vm ls' lists the defined VMs`, { context: { vm: name } });
+    }
+    return this.refresh(toVm(r));
+  }
+
+  /** The VM's recent state changes. */
+  stateHistory(name: string, limit = 50): VmStateChange[] {
+    this.get(name);
+    return this.history.list(name, limit);
+  }
+
+  /** Starts a VM and resolves once QEMU reports it running. */
+  async start(name: string): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.get(name);
+      if (isActive(vm.state)) {
+        throw new VigilError('VIGIL_VM_STATE', `VM '${name}' is already ${vm.state}`, { context: { vm: name, state: vm.state } });
+      }
+      return this.startNow(vm, 'start requested');
+    });
+  }
+
+  /**
+   * Stops a VM: an ACPI power-down request, then `quit` after the timeout, then SIGKILL; each step is recorded.
+   */
+  async stop(name: string, options: StopOptions = {}): Promise<Vm> {
+    return this.exclusive(name, () => this.stopNow(name, options));
+  }
+
+  /** Stops (if running) and starts again; picks up a changed definition. */
+  async restart(name: string, options: StopOptions = {}): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.get(name);
+      if (isActive(vm.state)) await this.stopNow(name, options);
+      return this.startNow(this.get(name), 'restart requested');
+    });
+  }
+
+  /** Pauses the vCPUs. */
+  async pause(name: string): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.requireState(name, ['running'], 'pause');
+      await this.withMonitor(vm.name, (m) => m.qmp.execute('stop'));
+      this.transition(name, 'paused', 'paused on request');
+      return this.get(name);
+    });
+  }
+
+  /** Resumes paused vCPUs. */
+  async resume(name: string): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.requireState(name, ['paused'], 'resume');
+      await this.withMonitor(vm.name, (m) => m.qmp.execute('cont'));
+      this.transition(name, 'running', 'resumed on request');
+      return this.get(name);
+    });
+  }
+
+  /** Resets the machine (as the reset button would); the VM keeps running. */
+  async reset(name: string): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.requireState(name, ['running', 'paused'], 'reset');
+      await this.withMonitor(vm.name, (m) => m.qmp.execute('system_reset'));
+      this.history.append(name, vm.state, vm.state, 'reset on request');
+      return this.get(name);
+    });
+  }
+
+  /** Forgets a VM (it must be stopped, or `force` stops it first); `purge` also deletes its logs and state files. */
+  async remove(name: string, options: { purge?: boolean; force?: boolean } = {}): Promise<void> {
+    await this.exclusive(name, async () => {
+      const vm = this.get(name);
+      if (isActive(vm.state)) {
+        if (!options.force) {
+          throw new VigilError('VIGIL_VM_STATE', `VM '${name}' is ${vm.state}; stop it first or pass --force`, { context: { vm: name, state: vm.state } });
+        }
+        await this.stopNow(name, { force: true });
+      }
+      this.repo.remove(name);
+      const files = this.files(name);
+      rmSync(files.runtimeDir, { recursive: true, force: true });
+      if (options.purge) rmSync(files.stateDir, { recursive: true, force: true });
+      this.emit({ vm: name, from: vm.state, to: 'stopped', reason: 'removed', time: new Date().toISOString() });
+    });
+  }
+
+  /** Replaces a VM's definition from files (the name must match); says whether a restart is needed. */
+  apply(files: string[]): ApplyResult {
+    const { definition, files: sources } = loadDefinitionFiles(files);
+    return this.applyDefinition(definition, sources);
+  }
+
+  /** Replaces a VM's definition; a running VM keeps the old one until restarted. */
+  applyDefinition(definition: VmDefinition, sources: string[] = []): ApplyResult {
+    const vm = this.get(definition.name);
+    const changed = Object.keys({ ...vm.definition, ...definition }).filter(
+      (k) => JSON.stringify((vm.definition as Record<string, unknown>)[k]) !== JSON.stringify((definition as Record<string, unknown>)[k]),
+    );
+    // Only autostart settings, tags and the description take effect without a restart.
+    const live = new Set(['autostart', 'tags', 'description']);
+    const needsRestart = isActive(vm.state) && changed.some((k) => !live.has(k));
+    this.repo.update(definition.name, { definition, sources, needsRestart: vm.needsRestart || needsRestart });
+    if (changed.length > 0) this.history.append(definition.name, vm.state, vm.state, `definition applied: ${changed.join(', ')} changed`);
+    return { vm: this.get(definition.name), changed, needsRestart };
+  }
+
+  /** The last `lines` lines of the serial console log. */
+  logs(name: string, lines = 100): string {
+    const file = this.files(this.get(name).name).serialLog;
+    if (!existsSync(file)) return '';
+    const text = readFileSync(file, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  }
+
+  /** Records that a VM's QEMU is gone (watchers and reconciliation call this). */
+  markExited(name: string, to: 'stopped' | 'crashed', reason: string): void {
+    const r = this.repo.get(name);
+    if (!r || !isActive(r.state as VmState)) return;
+    this.transition(name, to, reason);
+    this.repo.update(name, { pid: null });
+    this.cleanupRuntime(name);
+  }
+
+  /** Records a run-state change QEMU reported (a guest pausing itself, a RESUME from another client). */
+  markRunState(name: string, to: 'running' | 'paused', reason: string): void {
+    const r = this.repo.get(name);
+    if (r && (r.state === 'running' || r.state === 'paused') && r.state !== to) this.transition(name, to, reason);
+  }
+
+  /** Starts a VM on Vigil's own account (autostart, restart policy): same path, no busy-check races. */
+  async startBySupervisor(name: string, reason: string): Promise<Vm> {
+    return this.exclusive(name, async () => {
+      const vm = this.get(name);
+      if (isActive(vm.state)) return vm;
+      return this.startNow(vm, reason);
+    });
+  }
+
+  /** The store record of a VM (restart bookkeeping). */
+  record(name: string): VmRecord | undefined {
+    return this.repo.get(name);
+  }
+
+  private async startNow(vm: Vm, reason: string): Promise<Vm> {
+    const name = vm.name;
+    const previous = vm.state;
+    const files = this.files(name);
+    // Checked before the state changes: a missing disk or a busy socket leaves the VM exactly as it was.
+    const binary = await preflight(vm.definition, files, this.opts.qemuBinary);
+    this.transition(name, 'starting', reason);
+    let pid: number | undefined;
+    try {
+      const launched = await launchVm(vm.definition, files, binary, { logger: this.opts.logger });
+      pid = launched.pid;
+      this.repo.update(name, { pid, bootId: launched.bootId, startedAt: new Date().toISOString(), needsRestart: false });
+      await this.withMonitor(name, async (m) => {
+        for (const action of postStartActions(vm.definition)) await m.qmp.execute(action.command, action.args);
+        await m.qmp.execute('cont');
+      });
+      this.transition(name, 'running', `QEMU ${pid} running`);
+      return this.get(name);
+    } catch (err) {
+      // Nothing half-started: kill what was launched, clear the runtime files, return to the previous state.
+      if (pid !== undefined && isQemuOf(pid, name)) {
+        process.kill(pid, 'SIGKILL');
+        await waitForExit(pid, 5000);
+      }
+      this.repo.update(name, { pid: null });
+      this.cleanupRuntime(name);
+      this.transition(name, previous === 'crashed' ? 'crashed' : previous === 'defined' ? 'defined' : 'stopped', `start failed: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  private async stopNow(name: string, options: StopOptions): Promise<Vm> {
+    const vm = this.get(name);
+    if (vm.state === 'crashed') {
+      // Stopping a crashed VM acknowledges the crash: it stays down and no restart policy applies.
+      this.transition(name, 'stopped', 'crash acknowledged by stop');
+      return this.get(name);
+    }
+    if (!isActive(vm.state) || vm.pid === null) {
+      throw new VigilError('VIGIL_VM_STATE', `VM '${name}' is not running (it is ${vm.state})`, { context: { vm: name, state: vm.state } });
+    }
+    const pid = vm.pid;
+    this.transition(name, 'stopping', options.force ? 'forced stop requested' : 'stop requested');
+    const log = this.opts.logger.child({ vm: name, pid });
+    const steps: string[] = [];
+    const gone = async (ms: number): Promise<boolean> => waitForExit(pid, ms);
+    if (!options.force) {
+      const timeoutMs = options.timeoutMs ?? 30000;
+      await this.withMonitor(name, (m) => m.qmp.execute('system_powerdown')).catch((err: unknown) => log.warn({ err: String(err) }, 'system_powerdown failed'));
+      steps.push('system_powerdown');
+      log.info({ timeoutMs }, 'asked the guest to power off');
+      if (await gone(timeoutMs)) return this.finishStop(name, `guest powered off (${steps.join(', ')})`);
+    }
+    await this.withMonitor(name, (m) => m.qmp.execute('quit')).catch((err: unknown) => log.warn({ err: String(err) }, 'quit failed'));
+    steps.push('quit');
+    log.info('sent quit');
+    if (await gone(STOP_STEP_MS)) return this.finishStop(name, `QEMU quit (${steps.join(', ')})`);
+    // Only a process that is still this VM's QEMU is killed: a recycled pid must never be.
+    if (isQemuOf(pid, name)) process.kill(pid, 'SIGKILL');
+    steps.push('SIGKILL');
+    log.warn('QEMU ignored quit; sent SIGKILL');
+    await gone(STOP_STEP_MS);
+    return this.finishStop(name, `QEMU killed (${steps.join(', ')})`);
+  }
+
+  private finishStop(name: string, reason: string): Vm {
+    this.transition(name, 'stopped', reason);
+    this.repo.update(name, { pid: null });
+    this.cleanupRuntime(name);
+    return this.get(name);
+  }
+
+  private requireState(name: string, states: VmState[], verb: string): Vm {
+    const vm = this.get(name);
+    if (!states.includes(vm.state)) {
+      throw new VigilError('VIGIL_VM_STATE', `cannot ${verb} VM '${name}': it is ${vm.state} (needs ${states.join(' or ')})`, {
+        context: { vm: name, state: vm.state },
+      });
+    }
+    return vm;
+  }
+
+  /** A VM whose record says it runs but whose QEMU is gone is reported (and recorded) as crashed. */
+  private refresh(vm: Vm): Vm {
+    if (!isActive(vm.state) || this.busy.has(vm.name)) return vm;
+    if (vm.pid !== null && isQemuOf(vm.pid, vm.name)) return vm;
+    // Another process may be starting it right now and not have recorded the pid yet.
+    const record = this.repo.get(vm.name);
+    if (vm.state === 'starting' && vm.pid === null && record && Date.now() - Date.parse(record.updatedAt) < STARTING_GRACE_MS) return vm;
+    this.markExited(vm.name, vm.state === 'stopping' ? 'stopped' : 'crashed', 'QEMU process is gone');
+    const r = this.repo.get(vm.name);
+    return r ? toVm(r) : vm;
+  }
+
+  private async withMonitor<T>(name: string, fn: (m: Monitor) => Promise<T>): Promise<T> {
+    const monitor = await openMonitor(this.files(name).qmpSocket, {
+      paths: this.opts.paths,
+      store: this.opts.db,
+      logger: this.opts.logger,
+      principal: this.opts.principal,
+    });
+    try {
+      return await fn(monitor);
+    } finally {
+      await monitor.close();
+    }
+  }
+
+  private transition(name: string, to: VmState, reason: string): void {
+    const r = this.repo.get(name);
+    if (!r) return;
+    const from = r.state as VmState;
+    if (!canTransition(from, to)) {
+      throw new VigilError('VIGIL_VM_STATE', `VM '${name}' cannot go from ${from} to ${to}`, { context: { vm: name, from, to } });
+    }
+    this.opts.db.transaction(() => {
+      this.repo.update(name, { state: to });
+      this.history.append(name, from, to, reason);
+    })();
+    this.opts.logger.info({ vm: name, from, to, reason }, 'VM state changed');
+    this.emit({ vm: name, from, to, reason, time: new Date().toISOString() });
+  }
+
+  private emit(event: VmStateEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.opts.logger.error({ err: String(err) }, 'state listener threw');
+      }
+    }
+  }
+
+  private cleanupRuntime(name: string): void {
+    rmSync(this.files(name).runtimeDir, { recursive: true, force: true });
+  }
+
+  /** One lifecycle operation per VM at a time in this process. */
+  private async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy.has(name)) {
+      throw new VigilError('VIGIL_VM_STATE', `VM '${name}' is busy with another operation; try again when it finishes`, { context: { vm: name } });
+    }
+    this.busy.add(name);
+    try {
+      return await fn();
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+}
+
+/** Waits until `predicate` holds for the VM or `timeoutMs` passes (tests, demos). */
+export async function waitForVm(service: VmService, name: string, predicate: (vm: Vm) => boolean, timeoutMs: number): Promise<Vm> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const vm = service.get(name);
+    if (predicate(vm)) return vm;
+    if (Date.now() > deadline) {
+      throw new VigilError('VIGIL_QMP_TIMEOUT', `VM '${name}' did not reach the expected state within ${timeoutMs} ms (it is ${vm.state})`, { context: { vm: name } });
+    }
+    await sleep(50);
+  }
+}

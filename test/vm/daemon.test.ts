@@ -1,0 +1,79 @@
+/**
+ * vigild with real QEMU: autostart in dependency order; killed with SIGKILL and restarted, it re-adopts the
+ * VMs that kept running; a QEMU killed with SIGKILL is restarted by its policy with backoff; 10 VMs started at
+ * once all reach running.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { silentLogger } from '../../src/core/log.js';
+import { isQemuOf } from '../../src/vm/process.js';
+import { waitForVm } from '../../src/vm/service.js';
+import { Vigil } from '../../src/vigil.js';
+import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
+import { startVigild } from '../helpers/vigild.js';
+
+let h: TestHome;
+let vigil: Vigil;
+
+before(async () => {
+  h = await testHome();
+  vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
+});
+
+after(() => {
+  vigil?.close();
+  h?.killAll();
+});
+
+test('autostart in order, adoption after SIGKILL of vigild, restart policy with backoff after SIGKILL of QEMU', async () => {
+  const restart = 'autostart:\n  enabled: true\n  order: 1\n  restart:\n    policy: on-failure\n    initialDelayMs: 400\n    maxDelayMs: 2000\n    limit: 3\n';
+  vigil.add([h.write('router.yaml', guestYaml(h, 'router', 'autostart:\n  enabled: true\n  order: 0\n'))]);
+  vigil.add([h.write('app.yaml', guestYaml(h, 'app', restart + '  after: [router]\n'))]);
+
+  const first = startVigild(h.env);
+  const ready = await first.waitForLog((l) => l.msg === 'vigild ready');
+  assert.deepEqual(ready.autostarted, ['router', 'app'], 'router first: app starts after it');
+  const router = vigil.vms.get('router');
+  const app = vigil.vms.get('app');
+  assert.equal(router.state, 'running');
+  assert.equal(app.state, 'running');
+
+  first.process.kill('SIGKILL');
+  await first.exited;
+  assert.ok(isQemuOf(router.pid!, 'router') && isQemuOf(app.pid!, 'app'), 'the VMs outlive vigild');
+
+  const second = startVigild(h.env);
+  const again = await second.waitForLog((l) => l.msg === 'vigild ready');
+  assert.deepEqual((again.adopted as string[]).sort(), ['app', 'router']);
+  assert.deepEqual(again.autostarted, [], 'nothing is started twice');
+  assert.equal(vigil.vms.get('app').pid, app.pid, 'the same QEMU, adopted');
+
+  const killedAt = Date.now();
+  process.kill(app.pid!, 'SIGKILL');
+  const back = await waitForVm(vigil.vms, 'app', (v) => v.state === 'running' && v.pid !== app.pid, 30000).catch((err: unknown) => {
+    throw new Error(`${String(err)}; vigild said: ${second.logs.map((l) => JSON.stringify(l)).join('\n')}`);
+  });
+  assert.ok(Date.now() - killedAt >= 400, 'restarted only after the backoff delay');
+  assert.equal(vigil.vms.record('app')!.restartCount, 1);
+  const history = vigil.vms.stateHistory('app').map((c) => c.to);
+  assert.deepEqual(history.slice(-3), ['crashed', 'starting', 'running']);
+  assert.ok(isQemuOf(back.pid!, 'app'));
+  await second.waitForLog((l) => l.msg === 'watching VM' && l.vm === 'app' && l.qemuPid === back.pid, 10000);
+
+  second.process.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+  assert.ok(isQemuOf(back.pid!, 'app') && isQemuOf(router.pid!, 'router'), 'SIGTERM leaves the VMs running');
+  await vigil.stop('app', { force: true });
+  await vigil.stop('router', { force: true });
+});
+
+test('10 VMs started concurrently all reach running', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `many${i}`);
+  // No OS: each QEMU idles in the firmware, so ten cost little on two cores.
+  for (const n of names) vigil.add([h.write(`${n}.yaml`, `name: ${n}\nmemory: 64M\naccel: tcg\n`)]);
+  const started = await Promise.all(names.map((n) => vigil.start(n)));
+  assert.deepEqual(started.map((v) => v.state), names.map(() => 'running'));
+  assert.equal(new Set(started.map((v) => v.pid)).size, 10);
+  await Promise.all(names.map((n) => vigil.stop(n, { force: true })));
+  assert.deepEqual(vigil.list().filter((v) => names.includes(v.name)).map((v) => v.state), names.map(() => 'stopped'));
+});
