@@ -24,6 +24,16 @@ export { redactArgs } from './qmp/redact.js';
 export { openStore, type StoreDb } from './store/db.js';
 export { AuditLog, GENESIS_HASH, type AuditFilter, type AuditInput, type AuditRow, type AuditVerification, type AuditProblem } from './store/audit-log.js';
 
+export { Vigil, type VigilOptions } from './vigil.js';
+export { VmService, waitForVm, type Vm, type VmStateEvent, type StopOptions, type ApplyResult } from './vm/service.js';
+export { VmSupervisor, autostartOrder, restartDelay } from './vm/supervisor.js';
+export { VM_STATES, canTransition, isActive, type VmState } from './vm/states.js';
+export { vmDefinitionSchema, parseSizeMiB, type VmDefinition, type VmDefinitionInput } from './vm/definition/schema.js';
+export { loadDefinitionFiles } from './vm/definition/load.js';
+export { buildQemuArgv, postStartActions, withDefaultIds, resolveMacs, stableMac, resolveAccel, type ArgvContext } from './vm/argv/index.js';
+export { importLibvirtDomain } from './vm/import/libvirt.js';
+export { vmFiles, type VmFiles } from './vm/runtime.js';
+export { startDaemon, type Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { openMonitor, localPrincipal, auditLinePath, type Monitor, type MonitorOptions } from './vm/monitor.js';
 export { resolveTarget, isVmName, type MonitorTarget } from './vm/target.js';
 export { VERSION } from './version.js';

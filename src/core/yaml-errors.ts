@@ -165,7 +165,10 @@ export function issuesToProblems(
       }
       continue;
     }
-    problems.push({ ...locate(issue.path, { key: false }), path: fieldPath(issue.path), message: issue.message });
+    // zod words a missing field as a type error ("expected number, received undefined"); say what to do instead.
+    const missing = issue.code === 'invalid_type' && /received undefined$/.test(issue.message) && issue.path.length > 0;
+    const message = missing ? `required: add "${String(issue.path[issue.path.length - 1])}" (${issue.expected})` : issue.message;
+    problems.push({ ...locate(issue.path, { key: false }), path: fieldPath(issue.path), message });
   }
   return problems;
 }

@@ -7,6 +7,7 @@
  * directory, and extraArgs last (the schema has already refused the options Vigil owns and the dangerous ones).
  */
 import { join } from 'node:path';
+import { VigilError } from '../../core/errors.js';
 import type { VmDefinition } from '../definition/schema.js';
 import type { ArgvContext } from './context.js';
 import { emulatedDeviceArgs, hasDisplayAdapter, pciArgs, usbArgs, vsockArgs } from './devices.js';
@@ -45,6 +46,9 @@ export function machineHasAhci(machine: string): boolean {
   return /q35/.test(machine);
 }
 
+/** The longest Unix socket path Linux accepts (sun_path is 108 bytes, NUL included). */
+export const MAX_SOCKET_PATH = 107;
+
 function socketChardev(id: string, path: string): string {
   return keyval('socket', [['id', id], ['path', path], ['server', true], ['wait', false]]);
 }
@@ -53,6 +57,14 @@ function socketChardev(id: string, path: string): string {
 export function buildQemuArgv(def: VmDefinition, ctx: ArgvContext): string[] {
   const d = withDefaultIds(def);
   const f = qemuFiles(ctx);
+  // QEMU would fail on a long path only after creating some sockets; saying so first names the real fix.
+  for (const socket of [f.qmpSocket, f.monitorSocket, f.serialSocket, f.gdbSocket, f.vncSocket]) {
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+      throw new VigilError('VIGIL_INVALID_INPUT', `socket path ${socket} is longer than the ${MAX_SOCKET_PATH} bytes Unix sockets allow: use a shorter runtime directory (VIGIL_HOME) or VM name`, {
+        context: { runtimeDir: ctx.runtimeDir },
+      });
+    }
+  }
   const args: string[] = [ctx.qemuBinary];
 
   // debug-threads names QEMU's threads after their job (CPU 0/TCG, worker), which shows in top and in core dumps.

@@ -79,7 +79,7 @@ function flatten(value: unknown, prefix: string, out: KeyvalEntry[]): void {
     for (const [k, v] of Object.entries(value)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
     return;
   }
-  out.push({ key: prefix, value: value === null ? '' : String(value as string | number | boolean) });
+  out.push({ key: prefix, value: typeof value === 'string' ? value : value === null || value === undefined ? '' : JSON.stringify(value) });
 }
 
 /**

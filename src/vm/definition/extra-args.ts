@@ -43,7 +43,7 @@ const checked = (check: Check, implied?: string, json = false): Rule => (implied
  * `-` separated suffixes, so `mem-path`, `dh-cert-file` and `out.dev` are caught too.
  */
 const HOST_KEY =
-  /(^|-)(file|filename|path|dir|logfile|script|downscript|helper|sock|socket|fd|fds|vhostfd|vhostfds|vhostdev|sysfsdev|evdev|hidraw|splash|rrfile|events|kernel|initrd|dtb|db|cert\d*|dev)$/;
+  /(^|-)(file|filename|path|dir|logfile|script|downscript|helper|sock|socket|fd|fds|vhostfd|vhostfds|vhostdev|sysfsdev|hostdevice|evdev|hidraw|splash|rrfile|kernel|initrd|dtb|db|cert\d*|dev)$/;
 
 /** A problem and the key that caused it (absent when the option as a whole is the problem). */
 interface Found {
@@ -157,13 +157,17 @@ const checkChardev: Check = (entries) => {
 const checkGlobal: Check = (entries, arg) => {
   // Short form driver.property=value, read by QEMU with sscanf("%63[^.=].%63[^=]%n") before any keyval parsing.
   const short = /^([^.=]{1,63})\.([^=]{1,63})=(.*)$/s.exec(arg);
+  const drivers = short === null ? valuesOf(entries, 'driver') : [short[1]!];
+  // Defaults for the passthrough drivers would change the devices Vigil itself adds for usb, pci and vsock.
+  const passthrough = drivers.find((d) => DEVICE_RULES.some(([pattern]) => pattern.test(d)));
+  if (passthrough !== undefined) return `-global on "${passthrough}" would change the devices Vigil passes through; set them in their own fields`;
   if (short !== null) {
     const problem = hostKeyProblem([{ key: short[2]!, value: short[3]! }]);
     return problem === undefined ? undefined : `-global ${short[1]!}.${short[2]!}: ${problem}`;
   }
   const values = valuesOf(entries, 'value');
   for (const property of valuesOf(entries, 'property')) {
-    const problem = hostKeyProblem(values.map((value) => ({ key: property, value })).concat(values.length === 0 ? [{ key: property, value: '' }] : []));
+    const problem = hostKeyProblem(values.length === 0 ? [{ key: property, value: '' }] : values.map((value) => ({ key: property, value })));
     if (problem !== undefined) return `-global ${property}: ${problem}`;
   }
   return undefined;
@@ -188,6 +192,12 @@ const checkKeymap: Check = (_entries, arg) =>
   /^[A-Za-z][A-Za-z0-9_-]*$/.test(arg) ? undefined : 'a keyboard layout is a name such as en-us or de (QEMU would read it as a path under its data directory)';
 
 const checkKeys: Check = (entries) => helpProblem(entries) ?? hostKeyProblem(entries);
+
+const checkTrace: Check = (entries) => {
+  // events= reads a list of trace events from a file; file= writes the trace to one.
+  if (entries.some((e) => e.key === 'events')) return '"events=" reads a host file; list the patterns with enable= instead';
+  return checkKeys(entries, '');
+};
 
 const DISKS = 'disks belong in the "disks" field (file or device, format, bus, cache, readonly)';
 const SUPERVISOR = "Vigil's supervisor runs QEMU and sets this itself";
@@ -289,7 +299,7 @@ const OPTIONS: Readonly<Record<string, Rule>> = {
   global: checked(checkGlobal),
   audiodev: checked(checkAudio, 'driver', true),
   audio: checked(checkAudio, 'driver'),
-  trace: checked(checkKeys, 'enable'),
+  trace: checked(checkTrace, 'enable'),
   smbios: checked(checkKeys),
   fw_cfg: checked(checkKeys, 'name'),
   boot: checked(checkKeys, 'order'),

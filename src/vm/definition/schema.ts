@@ -147,7 +147,8 @@ const nicSchema = z
       const seen = new Set<string>();
       list(n.forward).forEach((f, i) => {
         if (!isRecord(f)) return;
-        const key = `${String(f.protocol ?? 'tcp')} ${String(f.hostAddress ?? '127.0.0.1')}:${String(f.hostPort)}`;
+        const text = (v: unknown, fallback: string): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : fallback);
+        const key = `${text(f.protocol, 'tcp')} ${text(f.hostAddress, '127.0.0.1')}:${text(f.hostPort, '?')}`;
         if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['forward', i, 'hostPort'], message: `host port ${key} is forwarded twice` });
         seen.add(key);
       });
