@@ -4,6 +4,7 @@
  * once all reach running.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { isQemuOf } from '../../src/vm/process.js';
@@ -76,4 +77,31 @@ test('10 VMs started concurrently all reach running', async () => {
   assert.equal(new Set(started.map((v) => v.pid)).size, 10);
   await Promise.all(names.map((n) => vigil.stop(n, { force: true })));
   assert.deepEqual(vigil.list().filter((v) => names.includes(v.name)).map((v) => v.state), names.map(() => 'stopped'));
+});
+
+test('SIGHUP reloads definitions from their files; vigild rotates a serial log past its size', async () => {
+  const file = h.write('rot.yaml', guestYaml(h, 'rot', 'serial:\n  maxSize: 1M\n  keep: 2\n'));
+  vigil.add([file]);
+  await vigil.start('rot');
+  const d = startVigild(h.env);
+  await d.waitForLog((l) => l.msg === 'vigild ready');
+  await d.waitForLog((l) => l.msg === 'watching VM' && l.vm === 'rot', 10000);
+
+  // Grow the log past 1 MiB as a chatty guest would; QEMU appends, so the copy-truncate keeps it writing.
+  const { appendFileSync, existsSync, statSync } = await import('node:fs');
+  const log = vigil.vms.files('rot').serialLog;
+  appendFileSync(log, 'x'.repeat(1024 * 1024 + 10) + '\n');
+  await d.waitForLog((l) => l.msg === 'rotated serial log' && l.vm === 'rot', 10000);
+  assert.ok(existsSync(`${log}.1`));
+  assert.ok(statSync(log).size < 1024 * 1024);
+
+  writeFileSync(file, guestYaml(h, 'rot', 'serial:\n  maxSize: 1M\n  keep: 2\ntags: [reloaded]\n').replace('cpus: 1', 'cpus: 2'));
+  d.process.kill('SIGHUP');
+  const reloaded = await d.waitForLog((l) => l.msg === 'definition reloaded' && l.vm === 'rot', 10000);
+  assert.deepEqual(reloaded.changed, ['cpus', 'tags']);
+  assert.equal(reloaded.needsRestart, true);
+  assert.deepEqual(vigil.vms.get('rot').definition.tags, ['reloaded']);
+  d.process.kill('SIGTERM');
+  assert.equal(await d.exited, 0);
+  await vigil.stop('rot', { force: true });
 });

@@ -151,3 +151,40 @@ test('a socket held by a foreign process is refused', async () => {
     server.close();
   }
 });
+
+test('vigil vm console attaches to the serial console; Ctrl-] detaches', async () => {
+  vigil.add([h.write('con.yaml', guestYaml(h, 'con'))]);
+  await vigil.start('con');
+  const files = vigil.vms.files('con');
+  for (let i = 0; i < 300 && !(existsSync(files.serialLog) && readFileSync(files.serialLog, 'utf8').includes('VIGIL-GUEST-READY')); i++) {
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'vm', 'console', 'con'], { env: { ...process.env, ...h.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 30000);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    if (d.toString().includes('Ctrl-]')) child.stdin.write('echo console-$((40+2))\n');
+  });
+  for (let i = 0; i < 100 && !out.includes('console-42'); i++) await new Promise((res) => setTimeout(res, 100));
+  child.stdin.write(Buffer.from([0x1d]));
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  clearTimeout(guard);
+  assert.equal(code, 0);
+  assert.match(out, /console-42/);
+  await vigil.stop('con', { force: true });
+});
+
+test('vigil install-service writes a systemd unit that leaves VMs running on stop', async () => {
+  const out = `${h.home}/vigild.service`;
+  const r = await runVigil(['install-service', '--output', out, '--home', h.home], h.env);
+  assert.equal(r.code, 0, r.stderr);
+  const unit = readFileSync(out, 'utf8');
+  assert.match(unit, /^ExecStart=\S+node\S* \S+daemon\/main\.(js|ts)$/m);
+  assert.match(unit, /^KillMode=process$/m);
+  assert.match(unit, new RegExp(`^Environment=VIGIL_HOME=${h.home}$`, 'm'));
+  assert.match(r.stdout, /wrote .*vigild\.service/);
+});

@@ -66,7 +66,8 @@ async function attachConsole(socketPath: string, name: string): Promise<void> {
   await new Promise<void>((resolve) => {
     const done = (): void => {
       if (raw) stdin.setRawMode(false);
-      stdin.pause();
+      // destroy, not pause: a paused stdin pipe can keep the process alive.
+      stdin.destroy();
       socket.destroy();
       resolve();
     };
