@@ -25,6 +25,14 @@ const CONTEXT: Partial<Record<keyof typeof ERROR_CODES, string>> = {
   VIGIL_SOCKET_IN_USE: 'socket',
   VIGIL_DISK_MISSING: 'vm, missing (field, path)',
   VIGIL_DAEMON: 'pid, lock',
+  VIGIL_AUTH_MISSING: 'header',
+  VIGIL_AUTH_MALFORMED: 'header, reason',
+  VIGIL_AUTH_EXPIRED: 'timestamp, now, windowSec',
+  VIGIL_AUTH_REPLAY: 'version, signer',
+  VIGIL_AUTH_BAD_SIGNATURE: 'reason (length, v, high-s, recovery-id, recover, unknown-signer, signer-mismatch); signer, recovered',
+  VIGIL_AUTH_BODY: 'reason (invalid-json, duplicate-key, too-deep, int-too-long, utf8, sha256-mismatch); key, position',
+  VIGIL_AUTH_VERSION: 'version, required',
+  VIGIL_RATE_LIMITED: 'scope (ip, replay-cache), retryAfterSec',
 };
 
 let out = `# Error codes

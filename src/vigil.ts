@@ -37,8 +37,8 @@ export class Vigil {
     readonly logger: Logger,
     readonly principal: string,
   ) {
-    this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary });
     this.audit = new AuditLog(db);
+    this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary, hostAccel: config.qemu.accel, audit: this.audit });
   }
 
   /** Opens the store (creating it on first use) and reads config.yaml. */
@@ -116,7 +116,12 @@ export class Vigil {
 
   /** A guarded, audited QMP session with a VM. */
   monitor(name: string): Promise<Monitor> {
-    return openMonitor(this.vms.files(this.vms.get(name).name).qmpSocket, { paths: this.paths, store: this.db, logger: this.logger, principal: this.principal });
+    return this.monitorAs(name, this.principal);
+  }
+
+  /** A guarded QMP session whose commands are audited under `principal` (an API caller). */
+  monitorAs(name: string, principal: string): Promise<Monitor> {
+    return openMonitor(this.vms.files(this.vms.get(name).name).qmpSocket, { paths: this.paths, store: this.db, audit: this.audit, logger: this.logger, principal });
   }
 
   /** Closes the store. */

@@ -5,7 +5,9 @@ import { parseConfigText } from './config.js';
 
 test('an empty config gives defaults', () => {
   assert.deepEqual(parseConfigText('', 'config.yaml'), {
-    qemu: { binary: 'qemu-system-x86_64' },
+    qemu: { binary: 'qemu-system-x86_64', accel: 'auto' },
+    api: { host: '127.0.0.1', port: 3003, windowSec: 300, requireV2ForDestructive: false },
+    images: {},
     daemon: { stopVmsOnExit: false },
     qmp: { rules: [] },
   });

@@ -30,8 +30,32 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The QEMU system emulator (a name searched in PATH, or a path). */
       binary: z.string().min(1).default('qemu-system-x86_64'),
+      /** What `accel: auto` means on this host: auto (KVM when /dev/kvm is usable), or force kvm or tcg. */
+      accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
     })
-    .default({ binary: 'qemu-system-x86_64' }),
+    .default({ binary: 'qemu-system-x86_64', accel: 'auto' }),
+  api: z
+    .strictObject({
+      /** Listen address; keep it on loopback unless a reverse proxy fronts vigild. */
+      host: z.string().default('127.0.0.1'),
+      /** TCP port (VMM_API_PORT and `vigild --port` override it); 0 disables TCP. */
+      port: z.number().int().min(0).max(65535).default(3003),
+      /** Also listen on this Unix socket (0600). */
+      socket: z.string().optional(),
+      /** Accepted clock skew of X-Timestamp, seconds. */
+      windowSec: z.number().int().min(1).max(3600).default(300),
+      /** host:port v2 signatures must name; unset disables v2. */
+      audience: z.string().optional(),
+      /** Refuse v1 signatures on destructive routes (DELETE). */
+      requireV2ForDestructive: z.boolean().default(false),
+    })
+    .default({ host: '127.0.0.1', port: 3003, windowSec: 300, requireV2ForDestructive: false }),
+  images: z
+    .strictObject({
+      /** Listed by GET /images (VMM_IMAGES_DIR overrides it). */
+      dir: z.string().optional(),
+    })
+    .default({}),
   daemon: z
     .strictObject({
       /** Stop every running VM when vigild exits on SIGTERM (default: leave them running, re-adopt on start). */

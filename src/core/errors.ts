@@ -31,6 +31,15 @@ export const ERROR_CODES = {
   VIGIL_DAEMON: 'vigild could not start (another instance runs, or its directories are unusable).',
   VIGIL_GUEST_BUILD: 'The test guest (kernel + initramfs) could not be built from Debian packages.',
   VIGIL_GUEST_BOOT: 'The test guest did not start or did not print its ready line in time.',
+  VIGIL_AUTH_MISSING: 'A signed request lacks a required header (X-Signature, X-Recovery-ID, X-Timestamp; v2: X-Nonce, X-Signer, ...).',
+  VIGIL_AUTH_MALFORMED: 'An authentication header is present but not in its required format (the message names the header).',
+  VIGIL_AUTH_EXPIRED: "X-Timestamp is outside the server's window (too old or in the future); check the client's clock.",
+  VIGIL_AUTH_REPLAY: 'This signed request (v1: same signer and message; v2: same signer and nonce) was already accepted.',
+  VIGIL_AUTH_BAD_SIGNATURE: 'The signature does not verify: wrong length, bad v, high s, recovery-id mismatch, or an unknown/mismatched signer.',
+  VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
+  VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
+  VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
+  VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 
 /** A stable Vigil error code. */

@@ -2,7 +2,11 @@
  * vigild: reconciles and supervises the VMs of one Vigil home. It holds no VM state of its own: QEMUs run
  * daemonized and the store is the truth, so a killed vigild loses nothing and re-adopts every VM when it comes back.
  */
-import { join } from 'node:path';
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { buildApi, type Api } from '../api/server.js';
+import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ensurePrivateDir, resolvePaths, type VigilPaths } from '../core/paths.js';
 import { Vigil } from '../vigil.js';
@@ -16,12 +20,17 @@ export interface DaemonOptions {
   logger: Logger;
   /** Supervisor scan interval (tests use a short one). */
   scanIntervalMs?: number;
+  /** API port (overrides config and VMM_API_PORT); 0 picks a free one, null disables TCP. */
+  port?: number | null;
 }
 
 /** A running daemon. */
 export interface Daemon {
   vigil: Vigil;
   supervisor: VmSupervisor;
+  /** The API, and where it listens ('' when TCP is off). */
+  api: Api;
+  apiUrl: string;
   /** Re-reads every VM's definition files (SIGHUP). */
   reload(): void;
   /** Stops supervising; VMs keep running unless config says `daemon.stopVmsOnExit`. */
@@ -44,12 +53,45 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const supervisor = new VmSupervisor(vigil.vms, { logger: log, ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}) });
   const started = performance.now();
   const summary = await supervisor.start();
-  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data }, 'vigild ready');
+  const cfg = vigil.config.api;
+  const api = await buildApi({
+    vigil,
+    logger: log,
+    supervisor,
+    windowSec: cfg.windowSec,
+    audience: cfg.audience,
+    requireV2ForDestructive: cfg.requireV2ForDestructive,
+    imagesDir: resolve(process.env.VMM_IMAGES_DIR ?? vigil.config.images.dir ?? join(paths.data, 'images')),
+  });
+  log.info({ backend: api.recoverer.name }, 'signature recovery backend');
+  const envPort = process.env.VMM_API_PORT !== undefined ? Number(process.env.VMM_API_PORT) : undefined;
+  const port = options.port !== undefined ? options.port : envPort ?? cfg.port;
+  let apiUrl = '';
+  try {
+    if (port !== null) apiUrl = await api.app.listen({ host: cfg.host, port });
+    else await api.app.ready();
+    if (cfg.socket) {
+      // fastify's own server is the TCP one; a second HTTP server routes the Unix socket's requests to it.
+      rmSync(cfg.socket, { force: true });
+      const unix = createServer((req, res) => api.app.routing(req, res));
+      await new Promise<void>((r) => unix.listen(cfg.socket, r));
+      chmodSync(cfg.socket, 0o600);
+      api.app.addHook('onClose', (_app, done) => unix.close(() => done()));
+    }
+  } catch (err) {
+    await supervisor.stop();
+    vigil.close();
+    release();
+    throw new VigilError('VIGIL_DAEMON', `cannot listen on ${cfg.host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl }, 'vigild ready');
 
   let stopping: Promise<void> | undefined;
   return {
     vigil,
     supervisor,
+    api,
+    apiUrl,
     reload() {
       for (const vm of vigil.vms.list()) {
         if (vm.sources.length === 0) continue;
@@ -63,6 +105,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     stop() {
       stopping ??= (async () => {
+        await api.app.close();
         await supervisor.stop();
         if (vigil.config.daemon.stopVmsOnExit) {
           await Promise.all(

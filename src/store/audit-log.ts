@@ -134,6 +134,7 @@ export class AuditLog {
   private readonly setHead: Statement<[number, string]>;
   private readonly getHead: Statement<[], { seq: number; hash: string }>;
   private readonly appendTx: (input: AuditInput) => AuditRow;
+  private readonly listeners = new Set<(row: AuditRow) => void>();
 
   constructor(private readonly db: StoreDb) {
     db.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => {
@@ -174,11 +175,26 @@ export class AuditLog {
 
   /** Appends one entry and returns the stored row. */
   append(input: AuditInput): AuditRow {
+    let row: AuditRow;
     try {
-      return this.appendTx(input);
+      row = this.appendTx(input);
     } catch (err) {
       throw new VigilError('VIGIL_STORE', `cannot append to the audit log: ${(err as Error).message}`, { cause: err });
     }
+    for (const l of [...this.listeners]) {
+      try {
+        l(row);
+      } catch {
+        // a listener's failure must not undo or hide the append
+      }
+    }
+    return row;
+  }
+
+  /** Calls `listener` after every append made through this instance; returns the unsubscribe function. */
+  onAppend(listener: (row: AuditRow) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The QMP guard's sink interface. */

@@ -57,4 +57,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX vm_state_history_vm ON vm_state_history (vm, seq);
   `,
+  `
+  CREATE TABLE principals (
+    address TEXT PRIMARY KEY,
+    name TEXT,
+    host_role TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE vm_permissions (
+    vm TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    role TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    PRIMARY KEY (vm, subject)
+  );
+  CREATE INDEX vm_permissions_subject ON vm_permissions (subject);
+  CREATE TABLE teams (
+    name TEXT PRIMARY KEY,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE team_members (
+    team TEXT NOT NULL REFERENCES teams (name) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (team, address)
+  );
+  CREATE INDEX team_members_address ON team_members (address);
+  `,
 ];

@@ -19,6 +19,8 @@ import type { VmFiles } from './runtime.js';
 /** How to launch. */
 export interface LaunchOptions {
   logger: Logger;
+  /** What a definition's `accel: auto` resolves to on this host (config qemu.accel). */
+  hostAccel?: 'auto' | 'kvm' | 'tcg';
   /** How long QEMU may take to initialise (default 30 s). */
   timeoutMs?: number;
 }
@@ -116,10 +118,11 @@ export async function launchVm(def: VmDefinition, files: VmFiles, binary: string
       qemuBinary: binary,
       runtimeDir: files.runtimeDir,
       stateDir: files.stateDir,
-      accel: resolveAccel(def.accel, { kvmUsable: kvmUsable() }),
+      accel: resolveAccel(def.accel === 'auto' ? (options.hostAccel ?? 'auto') : def.accel, { kvmUsable: kvmUsable() }),
       macs: resolveMacs(def, () => randomBytes(6)),
       fds,
       daemonize: true,
+      bootToken: bootId,
     });
     options.logger.info({ vm: def.name, argv }, 'starting QEMU');
     const { code, stderr } = await runDaemonizing(binary, argv.slice(1), handles, options.timeoutMs ?? 30000);

@@ -24,6 +24,8 @@ export interface MonitorOptions {
   paths?: VigilPaths;
   /** An already open store (the daemon shares one); otherwise the monitor opens and closes its own. */
   store?: StoreDb;
+  /** The audit log to append to (its listeners see every record); default: a new one over the store. */
+  audit?: AuditLog;
   logger?: Logger;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
@@ -57,7 +59,7 @@ export async function openMonitor(spec: string, options: MonitorOptions = {}): P
   const config = loadConfig(paths);
   const ownStore = options.store === undefined;
   const db = options.store ?? openStore(storePath(paths));
-  const audit = new AuditLog(db);
+  const audit = options.audit ?? new AuditLog(db);
   const sinks: QmpAuditSink[] = [audit, new LineAuditSink(auditLinePath(paths))];
   const client = new QmpClient({
     ...(options.logger ? { logger: options.logger } : {}),

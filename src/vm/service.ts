@@ -3,11 +3,13 @@
  * daemon and the library all call. State lives in the store, so several processes (the CLI, vigild) can act on
  * the same VMs; every transition is persisted before it is acted on.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { VigilPaths } from '../core/paths.js';
+import type { AuditLog } from '../store/audit-log.js';
 import type { StoreDb } from '../store/db.js';
 import { VmHistoryRepo, type VmStateChange } from '../store/vm-history-repo.js';
 import { VmRepo, type VmRecord } from '../store/vm-repo.js';
@@ -67,6 +69,10 @@ export interface VmServiceOptions {
   /** Who acts (audited with every QMP command). */
   principal: string;
   qemuBinary?: string;
+  /** What `accel: auto` means on this host. */
+  hostAccel?: 'auto' | 'kvm' | 'tcg';
+  /** The shared audit log (so its listeners see lifecycle QMP commands). */
+  audit?: AuditLog;
 }
 
 const STOP_STEP_MS = 3000;
@@ -92,6 +98,7 @@ export class VmService {
   readonly history: VmHistoryRepo;
   private readonly listeners = new Set<(e: VmStateEvent) => void>();
   private readonly busy = new Set<string>();
+  private readonly actor = new AsyncLocalStorage<string>();
 
   constructor(private readonly opts: VmServiceOptions) {
     this.repo = new VmRepo(opts.db);
@@ -102,6 +109,16 @@ export class VmService {
   onStateChange(listener: (e: VmStateEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Runs `fn` on behalf of `principal`: the QMP commands it causes are audited under that name (API callers). */
+  runAs<T>(principal: string, fn: () => T): T {
+    return this.actor.run(principal, fn);
+  }
+
+  /** Who the current operation acts for. */
+  get principal(): string {
+    return this.actor.getStore() ?? this.opts.principal;
   }
 
   /** The paths of a VM's files. */
@@ -265,6 +282,15 @@ export class VmService {
     if (r && (r.state === 'running' || r.state === 'paused') && r.state !== to) this.transition(name, to, reason);
   }
 
+  /** Records a guest's boot_complete call; the token is the VM's per-boot secret. Undefined when none matches. */
+  bootCompleted(token: string): Vm | undefined {
+    const r = this.repo.list().find((v) => v.bootId === token && (v.state === 'running' || v.state === 'paused'));
+    if (!r) return undefined;
+    this.history.append(r.name, r.state, r.state, 'guest reported boot complete');
+    this.emit({ vm: r.name, from: r.state as VmState, to: r.state as VmState, reason: 'boot complete', time: new Date().toISOString() });
+    return this.get(r.name);
+  }
+
   /** Starts a VM on Vigil's own account (autostart, restart policy): same path, no busy-check races. */
   async startBySupervisor(name: string, reason: string): Promise<Vm> {
     return this.exclusive(name, async () => {
@@ -288,7 +314,7 @@ export class VmService {
     this.transition(name, 'starting', reason);
     let pid: number | undefined;
     try {
-      const launched = await launchVm(vm.definition, files, binary, { logger: this.opts.logger });
+      const launched = await launchVm(vm.definition, files, binary, { logger: this.opts.logger, ...(this.opts.hostAccel ? { hostAccel: this.opts.hostAccel } : {}) });
       pid = launched.pid;
       this.repo.update(name, { pid, bootId: launched.bootId, startedAt: new Date().toISOString(), needsRestart: false });
       await this.withMonitor(name, async (m) => {
@@ -378,7 +404,8 @@ export class VmService {
       paths: this.opts.paths,
       store: this.opts.db,
       logger: this.opts.logger,
-      principal: this.opts.principal,
+      principal: this.principal,
+      ...(this.opts.audit ? { audit: this.opts.audit } : {}),
     });
     try {
       return await fn(monitor);

@@ -6,6 +6,7 @@
 import { copyFileSync, existsSync, renameSync, statSync, truncateSync } from 'node:fs';
 import type { Logger } from '../core/log.js';
 import { QmpClient } from '../qmp/client.js';
+import type { QmpEvent } from '../qmp/types.js';
 import { isQemuOf, waitForExit } from './process.js';
 import type { RestartPolicy } from './definition/schema.js';
 import type { Vm, VmService } from './service.js';
@@ -64,6 +65,7 @@ export class VmSupervisor {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** VMs whose restart limit was reached: left crashed until someone starts them. */
   private readonly gaveUp = new Set<string>();
+  private readonly qmpListeners = new Set<(vm: string, event: QmpEvent) => void>();
   private scanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly log: Logger;
@@ -93,6 +95,12 @@ export class VmSupervisor {
     const clients = [...this.watches.values()].map((w) => w.client);
     this.watches.clear();
     await Promise.all(clients.map((c) => c.close()));
+  }
+
+  /** Calls `listener` with every QMP event of every watched VM; returns the unsubscribe function. */
+  onQmpEvent(listener: (vm: string, event: QmpEvent) => void): () => void {
+    this.qmpListeners.add(listener);
+    return () => this.qmpListeners.delete(listener);
   }
 
   /** The VMs being watched. */
@@ -175,6 +183,7 @@ export class VmSupervisor {
     const watch: Watch = { pid, client, shutdown: undefined };
     this.watches.set(name, watch);
     client.onEvent((e) => {
+      for (const l of [...this.qmpListeners]) l(name, e);
       if (e.event === 'SHUTDOWN') watch.shutdown = { guest: e.data.guest === true, reason: typeof e.data.reason === 'string' ? e.data.reason : 'unknown' };
       else if (e.event === 'STOP') this.service.markRunState(name, 'paused', 'QEMU reported STOP');
       else if (e.event === 'RESUME') this.service.markRunState(name, 'running', 'QEMU reported RESUME');

@@ -27,7 +27,7 @@ process.on('exit', () => {
 /** Starts vigild with the given environment (VIGIL_HOME at least). */
 export function startVigild(env: Record<string, string>): Vigild {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', VMM_API_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -87,7 +87,9 @@ export function buildQemuArgv(def: VmDefinition, ctx: ArgvContext): string[] {
   if (d.boot !== undefined) {
     args.push('-kernel', d.boot.kernel);
     if (d.boot.initrd !== undefined) args.push('-initrd', d.boot.initrd);
-    if (d.boot.cmdline !== undefined) args.push('-append', d.boot.cmdline);
+    const token = ctx.bootToken !== undefined ? `vigil.boot_token=${ctx.bootToken}` : undefined;
+    const cmdline = [d.boot.cmdline, token].filter((x) => x !== undefined && x !== '').join(' ');
+    if (cmdline !== '') args.push('-append', cmdline);
   }
 
   // Two QMP monitors: qmp.sock for users and the CLI, monitor.sock held by vigild (QEMU serves one client per monitor).
@@ -98,6 +100,7 @@ export function buildQemuArgv(def: VmDefinition, ctx: ArgvContext): string[] {
   args.push('-chardev', keyval('socket', [['id', 'serial0'], ['path', f.serialSocket], ['server', true], ['wait', false], ...serialLog]), '-serial', 'chardev:serial0');
   if (d.introspection) args.push('-chardev', socketChardev('gdb', f.gdbSocket), '-gdb', 'chardev:gdb');
   args.push('-pidfile', f.pidfile);
+  if (ctx.bootToken !== undefined) args.push('-fw_cfg', keyval(undefined, [['name', 'opt/vigil/boot_token'], ['string', ctx.bootToken]]));
 
   args.push('-display', 'none');
   if (d.display === 'vnc') {

@@ -16,4 +16,9 @@ export interface ArgvContext {
   fds?: Record<string, number>;
   /** Add -daemonize (the supervisor does; tests may not). */
   daemonize: boolean;
+  /**
+   * A secret for this boot, handed to the guest (kernel command line `vigil.boot_token=` and fw_cfg
+   * `opt/vigil/boot_token`) so it can call POST /vm/boot_complete.
+   */
+  bootToken?: string;
 }

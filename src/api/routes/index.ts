@@ -1,0 +1,10 @@
+/** Every REST route, in the order they appear in the OpenAPI document. */
+import type { RouteSpec } from '../context.js';
+import { accessRoutes } from './access.js';
+import { hostRoutes } from './host.js';
+import { vmRoutes } from './vms.js';
+
+/** All route specs. */
+export function allRoutes(): RouteSpec[] {
+  return [...hostRoutes(), ...vmRoutes(), ...accessRoutes()];
+}

@@ -1,0 +1,195 @@
+/**
+ * The REST API (fastify): signed requests (seed 003's v1, Vigil's v2), per-VM roles, one error mapper, an
+ * OpenAPI document built from the same route specs that register the routes. Handlers only parse and call the
+ * services; they never talk to QEMU.
+ */
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import { loadRecoverer, type Recoverer } from '../auth/recover.js';
+import { ReplayCache } from '../auth/replay-cache.js';
+import { TokenBucketLimiter, rateLimitKey } from '../auth/rate-limit.js';
+import { verifyRequest } from '../auth/verify.js';
+import { AccessControl, type Caller } from '../auth/roles.js';
+import { VigilError, toVigilError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { AccessRepo } from '../store/access-repo.js';
+import type { Vigil } from '../vigil.js';
+import type { VmSupervisor } from '../vm/supervisor.js';
+import { RAW, type ApiDeps, type RouteSpec } from './context.js';
+import { EventBus } from './event-bus.js';
+import { httpStatusFor } from './http-errors.js';
+import { OpenApiBuilder } from './openapi.js';
+import { installBodyParsers } from './raw-body.js';
+import { allRoutes } from './routes/index.js';
+import { registerEvents } from './routes/events.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller of a signed route. */
+    caller: Caller | undefined;
+  }
+}
+
+/** API settings. */
+export interface ApiOptions {
+  vigil: Vigil;
+  logger: Logger;
+  supervisor?: VmSupervisor | undefined;
+  /** Accepted clock skew for X-Timestamp (default 300 s). */
+  windowSec?: number;
+  /** host:port that v2 signatures name; without it v2 is refused. */
+  audience?: string | undefined;
+  /** Refuse v1 on destructive routes (DELETE, dangerous QMP). */
+  requireV2ForDestructive?: boolean;
+  /** Force a recovery backend (tests of both paths). */
+  recoverer?: Recoverer;
+  /** Largest accepted body (default 1 MiB). */
+  bodyLimit?: number;
+  /** Per-IP requests per second before signature recovery (default 500/s, burst 1000). */
+  ratePerSec?: number;
+  imagesDir: string;
+}
+
+/** The API with its pieces, for vigild and tests. */
+export interface Api {
+  app: FastifyInstance;
+  deps: ApiDeps;
+  recoverer: Recoverer;
+}
+
+function sendError(reply: FastifyReply, err: unknown, log: Logger): void {
+  const ve = toVigilError(err);
+  const status = httpStatusFor(ve.code);
+  if (status >= 500) log.error({ code: ve.code, err: ve.message, cause: ve.cause instanceof Error ? ve.cause.message : undefined }, 'API request failed');
+  void reply.code(status).send({ error: { code: ve.code, message: ve.message } });
+}
+
+/** Builds the API (not yet listening). */
+export async function buildApi(options: ApiOptions): Promise<Api> {
+  const log = options.logger.child({ mod: 'api' });
+  const windowSec = options.windowSec ?? 300;
+  const recoverer = options.recoverer ?? loadRecoverer({ onFallback: (reason) => log.warn({ reason }, 'native secp256k1 unavailable; using the pure-JS fallback (slower)') });
+  const replay = new ReplayCache({ windowSec });
+  const limiter = new TokenBucketLimiter({ ratePerSec: options.ratePerSec ?? 500, burst: (options.ratePerSec ?? 500) * 2 });
+  const accessRepo = new AccessRepo(options.vigil.db);
+  const deps: ApiDeps = {
+    vigil: options.vigil,
+    access: new AccessControl(accessRepo),
+    accessRepo,
+    logger: log,
+    events: new EventBus(),
+    supervisor: options.supervisor,
+    imagesDir: options.imagesDir,
+  };
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  const app = fastify({ logger: false, bodyLimit, return503OnClosing: true });
+  installBodyParsers(app, bodyLimit);
+  app.decorateRequest('caller', undefined);
+  await app.register(websocket);
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof VigilError) return sendError(reply, err, log);
+    const e = err as { statusCode?: number; code?: string; message: string };
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new VigilError('VIGIL_INVALID_INPUT', `body is larger than ${bodyLimit} bytes`), log);
+    if (e.statusCode !== undefined && e.statusCode < 500) return sendError(reply, new VigilError('VIGIL_INVALID_INPUT', e.message), log);
+    sendError(reply, err, log);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, new VigilError('VIGIL_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), log));
+
+  const audit = (req: FastifyRequest, err: VigilError, principal: string): void => {
+    const params = req.params as Record<string, string> | undefined;
+    try {
+      options.vigil.audit.append({
+        time: new Date(),
+        kind: 'api',
+        vm: params?.id ?? '-',
+        principal,
+        command: `${req.method} ${req.routeOptions.url ?? req.url}`,
+        args: {},
+        class: 'api',
+        outcome: 'refused',
+        reason: err.message,
+        error: err.code,
+        durationMs: 0,
+      });
+    } catch (auditErr) {
+      log.error({ err: String(auditErr) }, 'could not audit a refusal');
+    }
+  };
+
+  /** Verifies the signature and resolves the caller; refusals are audited. */
+  const authenticate = (req: FastifyRequest, destructive: boolean): void => {
+    try {
+      const signer = verifyRequest(
+        { method: req.method, rawPath: req.raw.url ?? req.url, headers: req.headers as Record<string, string | undefined>, rawBody: req.rawBody },
+        {
+          now: Date.now() / 1000,
+          windowSec,
+          recoverer,
+          replay,
+          isKnownSigner: (address) => accessRepo.principal(address) !== undefined,
+          rateLimit: { limiter, key: rateLimitKey(req.ip) },
+          ...(options.audience ? { audience: options.audience } : {}),
+          requireV2: destructive && options.requireV2ForDestructive === true,
+        },
+      );
+      req.caller = deps.access.caller(signer.address);
+    } catch (err) {
+      const ve = toVigilError(err);
+      audit(req, ve, `ip:${req.ip}`);
+      throw ve;
+    }
+  };
+
+  const openapi = new OpenApiBuilder();
+  const register = <B>(spec: RouteSpec<B>): void => {
+    openapi.add(spec);
+    for (const url of [spec.url, ...(spec.aliases ?? [])]) {
+      app.route({
+        method: spec.method,
+        url,
+        handler: async (req, reply) => {
+          if (spec.auth === 'signed') authenticate(req, spec.method === 'DELETE');
+          let body = req.body as B;
+          if (spec.body) {
+            const parsed = spec.body.safeParse(req.body ?? {});
+            if (!parsed.success) {
+              const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+              throw new VigilError('VIGIL_INVALID_INPUT', `request body: ${problems.join('; ')}`, { context: { field: 'body', problems } });
+            }
+            body = parsed.data;
+          }
+          try {
+            const result = await spec.handler({
+              req,
+              caller: req.caller,
+              body,
+              params: req.params as Record<string, string>,
+              query: req.query as Record<string, string | undefined>,
+              deps,
+            });
+            void reply.code(spec.status ?? 200);
+            if (typeof result === 'object' && result !== null && RAW in result) {
+              const raw = result as { [RAW]: string; contentType: string };
+              return reply.type(raw.contentType).send(raw[RAW]);
+            }
+            return result ?? {};
+          } catch (err) {
+            const ve = toVigilError(err);
+            if ((ve.code === 'VIGIL_FORBIDDEN' || ve.code === 'VIGIL_GUARD_REFUSED' || ve.code === 'VIGIL_NOT_FOUND') && req.caller) audit(req, ve, req.caller.address);
+            throw ve;
+          }
+        },
+      });
+    }
+  };
+  for (const spec of allRoutes()) register(spec);
+  app.get('/openapi.json', () => openapi.document());
+  registerEvents(app, deps, (req) => authenticate(req, false));
+
+  // State changes made through this process's services reach /events subscribers.
+  options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));
+  options.vigil.audit.onAppend((row) => deps.events.publish({ type: 'audit', vm: row.vm === '-' ? '' : row.vm, time: row.time, data: { ...row } }));
+  options.supervisor?.onQmpEvent((vm, event) => deps.events.publish({ type: 'qmp-event', vm, time: new Date().toISOString(), data: { ...event } }));
+  return { app, deps, recoverer };
+}
