@@ -52,7 +52,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const supervisor = new VmSupervisor(vigil.vms, { logger: log, ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}) });
   const started = performance.now();
-  const summary = await supervisor.start();
+  let summary: Awaited<ReturnType<VmSupervisor['start']>>;
+  try {
+    summary = await supervisor.start();
+  } catch (err) {
+    await supervisor.stop();
+    vigil.close();
+    release();
+    throw err;
+  }
   const cfg = vigil.config.api;
   const api = await buildApi({
     vigil,
@@ -106,6 +114,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stop() {
       stopping ??= (async () => {
         await api.app.close();
+        // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.
+        await vigil.vms.drain();
         await supervisor.stop();
         if (vigil.config.daemon.stopVmsOnExit) {
           await Promise.all(

@@ -1,13 +1,20 @@
 /** One vigild per state directory: a pidfile checked for a live owner, taken atomically. */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { VigilError } from '../core/errors.js';
 import { isAlive } from '../vm/process.js';
 
 /** Takes the lock at `path` or throws VIGIL_DAEMON naming the pid that holds it; returns the release function. */
 export function takeDaemonLock(path: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
+    // Write the pid to a private file, then link it into place: the lock appears complete or not at all.
+    const temp = `${path}.${process.pid}`;
     try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 });
+      try {
+        linkSync(temp, path);
+      } finally {
+        rmSync(temp, { force: true });
+      }
       return () => {
         try {
           if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });

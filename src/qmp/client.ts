@@ -394,7 +394,10 @@ export class QmpClient implements QmpChannel {
       this.closeReason ??
       new VigilError('VIGIL_QMP_DISCONNECTED', `QMP connection to ${where} closed`, { context: { address: where } });
     const err =
-      reason.code === 'VIGIL_QMP_DISCONNECTED' || reason.code === 'VIGIL_QMP_PROTOCOL' || reason.code === 'VIGIL_QMP_FRAME_TOO_LARGE'
+      reason.code === 'VIGIL_QMP_DISCONNECTED' ||
+      reason.code === 'VIGIL_QMP_PROTOCOL' ||
+      reason.code === 'VIGIL_QMP_FRAME_TOO_LARGE' ||
+      reason.code === 'VIGIL_QMP_TIMEOUT'
         ? reason
         : new VigilError('VIGIL_QMP_DISCONNECTED', `QMP connection to ${where} closed`, { cause: reason, context: { address: where } });
     this.handshake?.reject(

@@ -53,7 +53,11 @@ export class EventHub {
   stream(options: EventStreamOptions = {}): AsyncIterableIterator<QmpEvent> {
     const limit = options.limit ?? 1024;
     const queue: QmpEvent[] = [];
-    let wake: (() => void) | undefined;
+    // Every pending next() waits here: overlapping calls each get their own wake-up, none is lost.
+    const sleepers: (() => void)[] = [];
+    const wake = (): void => {
+      for (const w of sleepers.splice(0)) w();
+    };
     let done = false;
     let dropped = 0;
     const finish = (): void => {
@@ -61,7 +65,7 @@ export class EventHub {
       unsubscribe();
       this.enders.delete(finish);
       options.signal?.removeEventListener('abort', finish);
-      wake?.();
+      wake();
     };
     const unsubscribe = this.subscribe((event) => {
       if (queue.length >= limit) {
@@ -70,7 +74,7 @@ export class EventHub {
         if (dropped === 1 || dropped % 1000 === 0) this.log.warn({ dropped, limit }, 'QMP event stream is not read fast enough; dropping oldest events');
       }
       queue.push(event);
-      wake?.();
+      wake();
     }, options.names);
     this.enders.add(finish);
     if (options.signal?.aborted) finish();
@@ -78,10 +82,7 @@ export class EventHub {
 
     const iterator: AsyncIterableIterator<QmpEvent> = {
       next: async (): Promise<IteratorResult<QmpEvent>> => {
-        while (queue.length === 0 && !done) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
+        while (queue.length === 0 && !done) await new Promise<void>((resolve) => sleepers.push(resolve));
         const event = queue.shift();
         return event ? { value: event, done: false } : { value: undefined, done: true };
       },

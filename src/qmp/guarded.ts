@@ -78,16 +78,18 @@ export class GuardedQmp implements QmpChannel {
       throw err;
     }
     const { allowDangerous: _a, purpose: _p, ...execOptions } = options;
+    let result: T;
     try {
-      const result = await this.client.execute<T>(command, args, execOptions);
-      this.audit({ ...base, outcome: 'ok', durationMs: performance.now() - started });
-      return result;
+      result = await this.client.execute<T>(command, args, execOptions);
     } catch (err) {
       const ve = toVigilError(err);
       const detail = typeof ve.context.qmpDesc === 'string' ? `${ve.code}: ${ve.context.qmpDesc}` : ve.code;
       this.audit({ ...base, outcome: 'failed', error: detail, durationMs: performance.now() - started });
       throw ve;
     }
+    // Outside the try: a failed audit write is not a failed command. The caller learns that it did run.
+    this.audit({ ...base, outcome: 'ok', durationMs: performance.now() - started }, true);
+    return result;
   }
 
   /** Events pass through unguarded: they only report. */
@@ -110,7 +112,7 @@ export class GuardedQmp implements QmpChannel {
     return { runtimeDir: this.opts.runtimeDir, schemaCommands };
   }
 
-  private audit(record: QmpAuditRecord): void {
+  private audit(record: QmpAuditRecord, executed = false): void {
     const failures: unknown[] = [];
     for (const sink of this.opts.sinks) {
       try {
@@ -121,7 +123,11 @@ export class GuardedQmp implements QmpChannel {
     }
     // An action that cannot be audited must not pass silently.
     if (failures.length > 0) {
-      throw new VigilError('VIGIL_STORE', `audit record for '${record.command}' could not be written`, { cause: failures[0] });
+      const ran = executed ? ' (the command ran)' : '';
+      throw new VigilError('VIGIL_STORE', `audit record for '${record.command}' could not be written${ran}`, {
+        cause: failures[0],
+        context: { command: record.command, executed },
+      });
     }
   }
 }

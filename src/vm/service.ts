@@ -111,6 +111,12 @@ export class VmService {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves once no lifecycle operation of this service is in flight (vigild waits before exiting). */
+  async drain(timeoutMs = 60000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.busy.size > 0 && Date.now() < deadline) await sleep(50);
+  }
+
   /** Runs `fn` on behalf of `principal`: the QMP commands it causes are audited under that name (API callers). */
   runAs<T>(principal: string, fn: () => T): T {
     return this.actor.run(principal, fn);
@@ -276,10 +282,17 @@ export class VmService {
     this.cleanupRuntime(name);
   }
 
-  /** Records a run-state change QEMU reported (a guest pausing itself, a RESUME from another client). */
-  markRunState(name: string, to: 'running' | 'paused', reason: string): void {
+  /**
+   * Records a run-state change QEMU reported (a guest pausing itself, a RESUME from another client). With
+   * `adopting`, a VM left in starting or stopping by an interrupted operation is taken over as well.
+   */
+  markRunState(name: string, to: 'running' | 'paused', reason: string, adopting = false): void {
     const r = this.repo.get(name);
-    if (r && (r.state === 'running' || r.state === 'paused') && r.state !== to) this.transition(name, to, reason);
+    if (!r || this.busy.has(name) || r.state === to) return;
+    const stale = Date.now() - Date.parse(r.updatedAt) >= STARTING_GRACE_MS;
+    if (r.state === 'running' || r.state === 'paused' || (adopting && stale && (r.state === 'starting' || r.state === 'stopping'))) {
+      this.transition(name, to, reason);
+    }
   }
 
   /** Records a guest's boot_complete call; the token is the VM's per-boot secret. Undefined when none matches. */
@@ -343,30 +356,53 @@ export class VmService {
       this.transition(name, 'stopped', 'crash acknowledged by stop');
       return this.get(name);
     }
-    if (!isActive(vm.state) || vm.pid === null) {
+    if (!isActive(vm.state)) {
       throw new VigilError('VIGIL_VM_STATE', `VM '${name}' is not running (it is ${vm.state})`, { context: { vm: name, state: vm.state } });
     }
+    if (vm.pid === null || !isQemuOf(vm.pid, name)) {
+      // An interrupted start or stop left no live QEMU behind: record the VM as stopped.
+      this.transition(name, 'stopping', 'stop requested');
+      return this.finishStop(name, 'no QEMU process was left');
+    }
     const pid = vm.pid;
+    const previous = vm.state;
     this.transition(name, 'stopping', options.force ? 'forced stop requested' : 'stop requested');
-    const log = this.opts.logger.child({ vm: name, pid });
+    const log = this.opts.logger.child({ vm: name, qemuPid: pid });
     const steps: string[] = [];
-    const gone = async (ms: number): Promise<boolean> => waitForExit(pid, ms);
+    const gone = (ms: number): Promise<boolean> => waitForExit(pid, ms);
     if (!options.force) {
       const timeoutMs = options.timeoutMs ?? 30000;
-      await this.withMonitor(name, (m) => m.qmp.execute('system_powerdown')).catch((err: unknown) => log.warn({ err: String(err) }, 'system_powerdown failed'));
+      try {
+        await this.withMonitor(name, (m) => m.qmp.execute('system_powerdown'));
+      } catch (err) {
+        // The request never reached the guest: escalating to a power cut would not be what was asked for.
+        this.transition(name, previous === 'paused' ? 'paused' : 'running', `stop abandoned: ${(err as Error).message}`);
+        throw err;
+      }
       steps.push('system_powerdown');
       log.info({ timeoutMs }, 'asked the guest to power off');
       if (await gone(timeoutMs)) return this.finishStop(name, `guest powered off (${steps.join(', ')})`);
     }
-    await this.withMonitor(name, (m) => m.qmp.execute('quit')).catch((err: unknown) => log.warn({ err: String(err) }, 'quit failed'));
-    steps.push('quit');
-    log.info('sent quit');
-    if (await gone(STOP_STEP_MS)) return this.finishStop(name, `QEMU quit (${steps.join(', ')})`);
-    // Only a process that is still this VM's QEMU is killed: a recycled pid must never be.
-    if (isQemuOf(pid, name)) process.kill(pid, 'SIGKILL');
-    steps.push('SIGKILL');
-    log.warn('QEMU ignored quit; sent SIGKILL');
-    await gone(STOP_STEP_MS);
+    try {
+      await this.withMonitor(name, (m) => m.qmp.execute('quit'));
+      steps.push('quit');
+      log.info('sent quit');
+      if (await gone(STOP_STEP_MS)) return this.finishStop(name, `QEMU quit (${steps.join(', ')})`);
+    } catch (err) {
+      log.warn({ err: String(err) }, 'quit could not be delivered');
+    }
+    // Only a process that is still this VM's QEMU is signalled: a recycled pid must never be.
+    if (isQemuOf(pid, name)) {
+      process.kill(pid, 'SIGTERM');
+      steps.push('SIGTERM');
+      if (await gone(STOP_STEP_MS)) return this.finishStop(name, `QEMU terminated (${steps.join(', ')})`);
+    }
+    if (isQemuOf(pid, name)) {
+      process.kill(pid, 'SIGKILL');
+      steps.push('SIGKILL');
+      log.warn('QEMU ignored quit and SIGTERM; sent SIGKILL');
+      await gone(STOP_STEP_MS);
+    }
     return this.finishStop(name, `QEMU killed (${steps.join(', ')})`);
   }
 
@@ -394,19 +430,37 @@ export class VmService {
     // Another process may be starting it right now and not have recorded the pid yet.
     const record = this.repo.get(vm.name);
     if (vm.state === 'starting' && vm.pid === null && record && Date.now() - Date.parse(record.updatedAt) < STARTING_GRACE_MS) return vm;
+    // A process stopping it records the outcome itself, with the steps it took.
+    if (vm.state === 'stopping' && record && Date.now() - Date.parse(record.updatedAt) < STARTING_GRACE_MS) return vm;
     this.markExited(vm.name, vm.state === 'stopping' ? 'stopped' : 'crashed', 'QEMU process is gone');
     const r = this.repo.get(vm.name);
     return r ? toVm(r) : vm;
   }
 
+  /**
+   * A guarded session with the VM. QEMU serves one client per monitor: if someone holds qmp.sock (a `vigil qmp
+   * events`), the second monitor is tried (it is free unless vigild holds it).
+   */
   private async withMonitor<T>(name: string, fn: (m: Monitor) => Promise<T>): Promise<T> {
-    const monitor = await openMonitor(this.files(name).qmpSocket, {
-      paths: this.opts.paths,
-      store: this.opts.db,
-      logger: this.opts.logger,
-      principal: this.principal,
-      ...(this.opts.audit ? { audit: this.opts.audit } : {}),
-    });
+    const files = this.files(name);
+    const open = (socket: string, connectTimeoutMs: number): Promise<Monitor> =>
+      openMonitor(socket, {
+        paths: this.opts.paths,
+        store: this.opts.db,
+        logger: this.opts.logger,
+        principal: this.principal,
+        connectTimeoutMs,
+        ...(this.opts.audit ? { audit: this.opts.audit } : {}),
+      });
+    let monitor: Monitor;
+    try {
+      monitor = await open(files.qmpSocket, 3000);
+    } catch (err) {
+      if (!(err instanceof VigilError && (err.code === 'VIGIL_QMP_TIMEOUT' || err.code === 'VIGIL_QMP_CONNECT'))) throw err;
+      monitor = await open(files.monitorSocket, 3000).catch(() => {
+        throw new VigilError('VIGIL_QMP_CONNECT', `VM '${name}': both monitors are busy or unreachable (is a 'vigil qmp ... events' attached?)`, { cause: err, context: { vm: name } });
+      });
+    }
     try {
       return await fn(monitor);
     } finally {
@@ -418,6 +472,8 @@ export class VmService {
     const r = this.repo.get(name);
     if (!r) return;
     const from = r.state as VmState;
+    // Another process may have recorded the same outcome first (a `vm ls` noticing the exit): nothing to do.
+    if (from === to && (to === 'stopped' || to === 'crashed')) return;
     if (!canTransition(from, to)) {
       throw new VigilError('VIGIL_VM_STATE', `VM '${name}' cannot go from ${from} to ${to}`, { context: { vm: name, from, to } });
     }

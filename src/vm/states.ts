@@ -11,10 +11,12 @@ export const VM_STATES: readonly VmState[] = ['defined', 'starting', 'running', 
 
 const ALLOWED: Record<VmState, readonly VmState[]> = {
   defined: ['starting'],
-  starting: ['running', 'paused', 'stopped', 'crashed', 'defined'],
+  // A start interrupted half-way (the CLI killed) may be stopped, or adopted as running/paused.
+  starting: ['running', 'paused', 'stopping', 'stopped', 'crashed', 'defined'],
   running: ['paused', 'stopping', 'stopped', 'crashed', 'running'],
   paused: ['running', 'stopping', 'stopped', 'crashed', 'paused'],
-  stopping: ['stopped', 'crashed', 'running', 'paused'],
+  // stopping -> stopping: a stop interrupted half-way (Ctrl-C) can be run again.
+  stopping: ['stopping', 'stopped', 'crashed', 'running', 'paused'],
   stopped: ['starting'],
   crashed: ['starting', 'stopped'],
 };

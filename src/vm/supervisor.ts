@@ -115,8 +115,13 @@ export class VmSupervisor {
     for (const record of this.service.repo.list()) {
       if (!isActive(record.state as Vm['state'])) continue;
       if (record.pid !== null && isQemuOf(record.pid, record.name)) {
-        await this.adopt(record.name, record.pid);
-        adopted.push(record.name);
+        // One unresponsive QEMU must not keep vigild from supervising the others: scan() retries it.
+        try {
+          await this.adopt(record.name, record.pid);
+          adopted.push(record.name);
+        } catch (err) {
+          this.log.error({ vm: record.name, err: String(err) }, 'could not adopt the VM yet; will retry');
+        }
       } else {
         this.service.markExited(record.name, record.state === 'stopping' ? 'stopped' : 'crashed', 'QEMU was gone when vigild started');
         crashed.push(record.name);
@@ -163,7 +168,7 @@ export class VmSupervisor {
       if (record.state !== 'crashed') this.gaveUp.delete(record.name);
       // Crashes recorded by another process, or while vigild was down.
       if (record.state === 'crashed') this.applyRestartPolicy(record.name, 'crashed');
-      if ((record.state === 'running' || record.state === 'paused') && !this.watches.has(record.name) && record.pid !== null) {
+      if (isActive(record.state as Vm['state']) && record.state !== 'stopping' && !this.watches.has(record.name) && record.pid !== null) {
         if (isQemuOf(record.pid, record.name)) await this.adopt(record.name, record.pid).catch((err: unknown) => this.log.warn({ vm: record.name, err: String(err) }, 'adopt failed'));
       }
       if (record.state === 'running' || record.state === 'paused') this.rotateLog(record.name);
@@ -192,7 +197,7 @@ export class VmSupervisor {
       if (state === 'idle' && this.watches.get(name) === watch) void this.onMonitorClosed(name, watch);
     });
     const status = await client.execute<{ status: string }>('query-status');
-    this.service.markRunState(name, status.status === 'paused' ? 'paused' : 'running', `adopted QEMU ${pid} (${status.status})`);
+    this.service.markRunState(name, status.status === 'paused' || status.status === 'prelaunch' ? 'paused' : 'running', `adopted QEMU ${pid} (${status.status})`, true);
     this.log.info({ vm: name, qemuPid: pid, status: status.status }, 'watching VM');
   }
 
@@ -240,9 +245,13 @@ export class VmSupervisor {
     this.service.repo.update(name, { restartCount: count + 1, restartWindowStart: new Date(inWindow ? windowStart : now).toISOString() });
     this.log.warn({ vm: name, attempt: count + 1, delayMs: delay }, 'restarting VM per its policy');
     clearTimeout(this.restartTimers.get(name));
+    const scheduledFor = this.service.record(name)?.updatedAt;
     const timer = setTimeout(() => {
       this.restartTimers.delete(name);
       if (this.stopped) return;
+      // Someone acted on the VM meanwhile (a stop acknowledging the crash, a manual start): leave it be.
+      const now = this.service.record(name);
+      if (!now || now.state !== 'crashed' || now.updatedAt !== scheduledFor) return;
       this.service
         .startBySupervisor(name, `restart ${count + 1} per policy ${policy.policy} after ${delay} ms`)
         .then(() => this.adoptIfRunning(name))

@@ -24,12 +24,20 @@ export interface TestHome {
 }
 
 const homes: TestHome[] = [];
-process.on('exit', () => {
-  for (const h of homes) {
+const cleanup = (): void => {
+  for (const h of homes.splice(0)) {
     h.killAll();
     rmSync(h.home, { recursive: true, force: true });
   }
-});
+};
+process.on('exit', cleanup);
+// Node runs no 'exit' hook when a signal kills it, and these QEMUs are daemonized (not our children).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanup();
+    process.kill(process.pid, signal);
+  });
+}
 
 /** Creates the home and the guest initrd (default init unless `initBody` is given). */
 export async function testHome(initBody = ''): Promise<TestHome> {

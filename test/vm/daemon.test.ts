@@ -105,3 +105,24 @@ test('SIGHUP reloads definitions from their files; vigild rotates a serial log p
   assert.equal(await d.exited, 0);
   await vigil.stop('rot', { force: true });
 });
+
+test('an unresponsive QEMU does not keep vigild from starting; it is adopted once it answers', async () => {
+  vigil.add([h.write('frozen.yaml', `name: frozen\nmemory: 64M\naccel: tcg\n`)]);
+  vigil.add([h.write('fine.yaml', `name: fine\nmemory: 64M\naccel: tcg\nautostart:\n  enabled: true\n`)]);
+  const frozen = await vigil.start('frozen');
+  process.kill(frozen.pid!, 'SIGSTOP');
+  const d = startVigild(h.env);
+  try {
+    const ready = await d.waitForLog((l) => l.msg === 'vigild ready', 30000);
+    assert.deepEqual(ready.autostarted, ['fine'], 'the other VMs are still supervised');
+    assert.ok(!(ready.adopted as string[]).includes('frozen'));
+    process.kill(frozen.pid!, 'SIGCONT');
+    await d.waitForLog((l) => l.msg === 'watching VM' && l.vm === 'frozen', 20000);
+  } finally {
+    process.kill(frozen.pid!, 'SIGCONT');
+    d.process.kill('SIGTERM');
+    await d.exited;
+  }
+  await vigil.stop('frozen', { force: true });
+  await vigil.stop('fine', { force: true });
+});

@@ -188,3 +188,38 @@ test('vigil install-service writes a systemd unit that leaves VMs running on sto
   assert.match(unit, new RegExp(`^Environment=VIGIL_HOME=${h.home}$`, 'm'));
   assert.match(r.stdout, /wrote .*vigild\.service/);
 });
+
+test('stop while someone holds qmp.sock uses the second monitor; a listing process never breaks a stop', async () => {
+  vigil.add([h.write('busy.yaml', guestYaml(h, 'busy'))]);
+  await vigil.start('busy');
+  const holder = new QmpClient({ logger: silentLogger });
+  await holder.connect({ path: vigil.vms.files('busy').qmpSocket });
+  const other = Vigil.open({ paths: h.paths, logger: silentLogger });
+  let listing = true;
+  const lister = (async () => {
+    while (listing) {
+      other.list();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    const stopped = await vigil.stop('busy', { timeoutMs: 500 });
+    assert.equal(stopped.state, 'stopped');
+    assert.match(vigil.vms.stateHistory('busy').at(-1)!.reason, /system_powerdown, quit/);
+  } finally {
+    listing = false;
+    await lister;
+    other.close();
+    await holder.close();
+  }
+});
+
+test('a stop interrupted half-way can be run again', async () => {
+  vigil.add([h.write('halfway.yaml', guestYaml(h, 'halfway'))]);
+  const vm = await vigil.start('halfway');
+  // What a Ctrl-C during `vigil vm stop` leaves: the record says stopping, QEMU still runs.
+  vigil.vms.repo.update('halfway', { state: 'stopping' });
+  const stopped = await vigil.stop('halfway', { force: true });
+  assert.equal(stopped.state, 'stopped');
+  assert.equal(isQemuOf(vm.pid!, 'halfway'), false);
+});
