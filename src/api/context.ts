@@ -1,7 +1,9 @@
 /** What every route handler gets: the services, the caller, the parsed request. */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AccessControl, Caller } from '../auth/roles.js';
+import type { SiweVerifier } from '../auth/siwe.js';
+import type { SessionRepo } from '../store/session-repo.js';
 import type { Logger } from '../core/log.js';
 import type { AccessRepo } from '../store/access-repo.js';
 import type { Vigil } from '../vigil.js';
@@ -15,6 +17,8 @@ export interface ApiDeps {
   accessRepo: AccessRepo;
   logger: Logger;
   events: EventBus;
+  sessions: SessionRepo;
+  siwe: SiweVerifier;
   supervisor?: VmSupervisor | undefined;
   /** Directory listed by GET /images. */
   imagesDir: string;
@@ -23,6 +27,9 @@ export interface ApiDeps {
 /** One handled request. */
 export interface RouteContext<B> {
   req: FastifyRequest;
+  reply: FastifyReply;
+  /** The session token the request came with, if it used one instead of a signature. */
+  sessionToken: string | undefined;
   /** The verified signer (undefined on unsigned routes). */
   caller: Caller | undefined;
   body: B;

@@ -13,6 +13,9 @@ import { AccessControl, type Caller } from '../auth/roles.js';
 import { VigilError, toVigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { AccessRepo } from '../store/access-repo.js';
+import { SessionRepo } from '../store/session-repo.js';
+import { SiweVerifier } from '../auth/siwe.js';
+import { SESSION_COOKIE } from './routes/session.js';
 import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import { RAW, type ApiDeps, type RouteSpec } from './context.js';
@@ -27,6 +30,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified caller of a signed route. */
     caller: Caller | undefined;
+    /** The session token used instead of a signature. */
+    sessionToken: string | undefined;
   }
 }
 
@@ -78,6 +83,8 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     accessRepo,
     logger: log,
     events: new EventBus(),
+    sessions: new SessionRepo(options.vigil.db),
+    siwe: new SiweVerifier(recoverer),
     supervisor: options.supervisor,
     imagesDir: options.imagesDir,
   };
@@ -85,6 +92,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   const app = fastify({ logger: false, bodyLimit, return503OnClosing: true });
   installBodyParsers(app, bodyLimit);
   app.decorateRequest('caller', undefined);
+  app.decorateRequest('sessionToken', undefined);
   await app.register(websocket);
 
   app.setErrorHandler((err, _req, reply) => {
@@ -117,8 +125,28 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     }
   };
 
-  /** Verifies the signature and resolves the caller; refusals are audited. */
+  /** A session token from `Authorization: Bearer` or the session cookie, if the request carries one. */
+  const sessionTokenOf = (req: FastifyRequest): string | undefined => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer) return bearer;
+    const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    return cookie ? cookie.slice(SESSION_COOKIE.length + 1) || undefined : undefined;
+  };
+
+  /** Verifies the signature (or the session token) and resolves the caller; refusals are audited. */
   const authenticate = (req: FastifyRequest, destructive: boolean): void => {
+    const token = req.headers['x-signature'] === undefined && req.headers['x-auth-version'] === undefined ? sessionTokenOf(req) : undefined;
+    if (token !== undefined) {
+      const session = deps.sessions.lookup(token);
+      if (!session) {
+        const err = new VigilError('VIGIL_AUTH_EXPIRED', 'the session is unknown, expired or revoked; sign in again');
+        audit(req, err, `ip:${req.ip}`);
+        throw err;
+      }
+      req.caller = deps.access.caller(session.address);
+      req.sessionToken = token;
+      return;
+    }
     try {
       const signer = verifyRequest(
         { method: req.method, rawPath: req.raw.url ?? req.url, headers: req.headers as Record<string, string | undefined>, rawBody: req.rawBody },
@@ -162,6 +190,8 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
           try {
             const result = await spec.handler({
               req,
+              reply,
+              sessionToken: req.sessionToken,
               caller: req.caller,
               body,
               params: req.params as Record<string, string>,

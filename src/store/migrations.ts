@@ -86,4 +86,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX team_members_address ON team_members (address);
   `,
+  `
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX sessions_address ON sessions (address);
+  `,
 ];

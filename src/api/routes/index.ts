@@ -2,9 +2,10 @@
 import type { RouteSpec } from '../context.js';
 import { accessRoutes } from './access.js';
 import { hostRoutes } from './host.js';
+import { sessionRoutes } from './session.js';
 import { vmRoutes } from './vms.js';
 
 /** All route specs. */
 export function allRoutes(): RouteSpec[] {
-  return [...hostRoutes(), ...vmRoutes(), ...accessRoutes()];
+  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...accessRoutes()];
 }

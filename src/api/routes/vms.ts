@@ -189,6 +189,8 @@ export function vmRoutes(): RouteSpec[] {
         const caller = callerOf(ctx);
         const id = ctx.params.id!;
         const role = ctx.deps.access.require(caller, id, 'Manager', 'QMP');
+        const state = ctx.deps.vigil.vms.get(id).state;
+        if (state !== 'running' && state !== 'paused') throw new VigilError('VIGIL_VM_STATE', `VM '${id}' is ${state}: QMP needs a running VM`, { context: { vm: id, state } });
         const monitor = await ctx.deps.vigil.vms.runAs(caller.address, () => ctx.deps.vigil.monitorAs(id, caller.address));
         try {
           const verdict = await monitor.qmp.verdict(ctx.body.command, ctx.body.arguments ?? {}, ctx.body.allowDangerous ?? false);
