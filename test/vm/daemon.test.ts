@@ -4,7 +4,8 @@
  * once all reach running.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { isQemuOf } from '../../src/vm/process.js';
@@ -12,6 +13,7 @@ import { waitForVm } from '../../src/vm/service.js';
 import { Vigil } from '../../src/vigil.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
 import { startVigild } from '../helpers/vigild.js';
+import { runVigil } from '../helpers/cli.js';
 
 let h: TestHome;
 let vigil: Vigil;
@@ -125,4 +127,31 @@ test('an unresponsive QEMU does not keep vigild from starting; it is adopted onc
   }
   await vigil.stop('frozen', { force: true });
   await vigil.stop('fine', { force: true });
+});
+
+test('vigild serves the signed API: vigil init registers the local key as host admin, vigil api signs with it', async () => {
+  vigil.add([h.write('apivm.yaml', 'name: apivm\nmemory: 64M\naccel: tcg\n')]);
+  const init = await runVigil(['init'], h.env);
+  assert.equal(init.code, 0, init.stderr);
+  const address = /address: (0x[0-9a-f]{40}) \(host admin\)/.exec(init.stdout)?.[1];
+  assert.ok(address);
+  assert.equal(statSync(join(h.paths.config, 'key.json')).mode & 0o777, 0o600);
+  const d = startVigild(h.env);
+  try {
+    const ready = await d.waitForLog((l) => l.msg === 'vigild ready');
+    const apiUrl = ready.api as string;
+    assert.match(apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${apiUrl}/health`);
+    assert.equal(health.status, 200);
+    assert.equal((await fetch(`${apiUrl}/vms`)).status, 401, 'unsigned requests are refused');
+    const listed = await runVigil(['api', 'GET', '/vms', '--url', apiUrl], h.env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const vms = (JSON.parse(listed.stdout) as { vms: { id: string; role: string }[] }).vms;
+    assert.ok(vms.length > 0 && vms.every((v) => v.role === 'Owner'), 'the host admin sees every VM as Owner');
+    const show = await runVigil(['key', 'show'], h.env);
+    assert.equal(show.stdout.trim(), address);
+  } finally {
+    d.process.kill('SIGTERM');
+    await d.exited;
+  }
 });

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VigilError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import { handleSignals, startDaemon } from '../../daemon/daemon.js';
 
@@ -33,9 +34,14 @@ WantedBy=multi-user.target
 export function daemonCommands(): Command[] {
   const serve = new Command('serve')
     .description('run vigild in the foreground (the same as bin/vigild)')
-    .action(async () => {
+    .option('--port <port>', 'API port (overrides config api.port and VMM_API_PORT)')
+    .action(async (opts: { port?: string }) => {
       const log = createLogger({ name: 'vigild' });
-      handleSignals(await startDaemon({ logger: log }), log);
+      const port = opts.port === undefined ? undefined : Number(opts.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+        throw new VigilError('VIGIL_INVALID_INPUT', `--port '${opts.port}' is not a TCP port (0-65535)`, { context: { field: 'port' } });
+      }
+      handleSignals(await startDaemon({ logger: log, ...(port !== undefined ? { port } : {}) }), log);
       await new Promise(() => undefined);
     });
 
