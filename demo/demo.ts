@@ -115,6 +115,7 @@ try {
   console.log(readFileSync(auditLinePath(paths), 'utf8').trimEnd().split('\n').slice(-4).join('\n'));
 
   section('7. vigild supervises: a crashed QEMU is restarted by its policy; VMs outlive vigild');
+  run(['init']);
   vigild = startVigild();
   console.log(`$ bin/vigild &   (pid ${vigild.pid}, logging to ${vigild.log})`);
   await until('vigild to be ready', () => readFileSync(vigild!.log, 'utf8').includes('vigild ready'));
@@ -132,8 +133,19 @@ try {
   vigild = startVigild();
   console.log(`$ bin/vigild &   (pid ${vigild.pid})`);
   await until('vigild to be ready', () => readFileSync(vigild!.log, 'utf8').split('\n').filter((l) => l.includes('vigild ready')).length >= 2);
-  const ready = readFileSync(vigild.log, 'utf8').split('\n').filter((l) => l.includes('vigild ready')).at(-1)!;
-  console.log(`vigild: ${JSON.stringify({ adopted: (JSON.parse(ready) as { adopted: string[] }).adopted })}   # the running VM is adopted, not restarted`);
+  const ready = JSON.parse(readFileSync(vigild.log, 'utf8').split('\n').filter((l) => l.includes('vigild ready')).at(-1)!) as { adopted: string[]; api: string };
+  console.log(`vigild: ${JSON.stringify({ adopted: ready.adopted })}   # the running VM is adopted, not restarted`);
+
+  section('8. The signed REST API (seed 003 signatures, per-VM roles)');
+  const health = await fetch(`${ready.api}/health`);
+  console.log(`$ curl ${ready.api}/health\n${await health.text()}`);
+  const unsigned = await fetch(`${ready.api}/vms`);
+  console.log(`$ curl ${ready.api}/vms      # no signature\nHTTP ${unsigned.status} ${await unsigned.text()}`);
+  run(['api', 'GET', '/vms', '--url', ready.api]);
+  run(['api', 'POST', '/vms/demo/pause', '--url', ready.api]);
+  run(['api', 'POST', '/vms/demo/qmp', '{"command": "query-status"}', '--url', ready.api]);
+  run(['api', 'POST', '/vms/demo/resume', '--url', ready.api]);
+  run(['audit', 'tail', '-n', '3']);
   process.kill(vigild.pid, 'SIGTERM');
   vigild = undefined;
   run(['vm', 'stop', 'demo', '--timeout', '2']);
