@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.js';
 import { importCommand } from './commands/import.js';
 import { daemonCommands } from './commands/daemon.js';
+import { devicesCommand } from './commands/devices.js';
 import { keyCommands } from './commands/keys.js';
 import { qmpCommand } from './commands/qmp.js';
 import { vmCommand } from './commands/vm.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(qmpCommand());
   program.addCommand(auditCommand());
   program.addCommand(importCommand());
+  program.addCommand(devicesCommand());
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of keyCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();

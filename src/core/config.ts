@@ -7,15 +7,41 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { VigilError } from './errors.js';
 import type { VigilPaths } from './paths.js';
+// Type-only: the guard's rule shape is the contract config.yaml is validated against.
+import type { RuleCondition } from '../qmp/guard-table.js';
 import { formatProblem, issuesToProblems, parseYamlSource, positionIn, sortProblems } from './yaml-errors.js';
 
 const classSchema = z.enum(['dangerous', 'memory-dump', 'privileged', 'safe']);
 
-const conditionSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('arg-prefix'), arg: z.string().min(1), prefixes: z.array(z.string()).min(1) }),
-  z.strictObject({ kind: z.literal('arg-in'), arg: z.string().min(1), values: z.array(z.string()).min(1) }),
-  z.strictObject({ kind: z.literal('host-path-outside'), keys: z.array(z.string()).min(1), strip: z.string().optional() }),
-]);
+const regexSchema = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
+
+const conditionSchema: z.ZodType<RuleCondition> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('arg-prefix'), arg: z.string().min(1), prefixes: z.array(z.string()).min(1) }),
+    z.strictObject({ kind: z.literal('arg-in'), arg: z.string().min(1), values: z.array(z.string()).min(1) }),
+    z.strictObject({ kind: z.literal('arg-not-in'), arg: z.string().min(1), values: z.array(z.string()).min(1) }),
+    z.strictObject({ kind: z.literal('arg-absent'), arg: z.string().min(1) }),
+    z
+      .strictObject({ kind: z.literal('has-key'), keys: z.array(z.string().min(1)).min(1).optional(), pattern: regexSchema.optional() })
+      .refine((c) => c.keys !== undefined || c.pattern !== undefined, { message: 'has-key needs keys or pattern' }),
+    z.strictObject({ kind: z.literal('key-match'), keys: z.array(z.string().min(1)).min(1), pattern: regexSchema }),
+    z.strictObject({ kind: z.literal('host-path-outside'), keys: z.array(z.string()).min(1), strip: z.string().optional() }),
+    z.strictObject({ kind: z.literal('all'), conditions: z.array(conditionSchema).min(1) }),
+  ]),
+);
 
 const ruleSchema = z.strictObject({
   command: z.string().min(1),

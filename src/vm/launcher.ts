@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import type { VmDefinition } from './definition/schema.js';
 import { buildQemuArgv, resolveAccel, resolveMacs, withDefaultIds } from './argv/index.js';
 import { checkFiles, clearSockets, findBinary } from './preflight.js';
+import { vmFilesDir } from '../qmp/guard.js';
 import { readPidfile } from './process.js';
 import type { VmFiles } from './runtime.js';
 
@@ -105,6 +106,8 @@ export async function preflight(def: VmDefinition, files: VmFiles, qemuBinary = 
 /** Starts the VM's QEMU, paused (call `preflight` first). Nothing is left behind on failure but the state directory. */
 export async function launchVm(def: VmDefinition, files: VmFiles, binary: string, options: LaunchOptions): Promise<Launched> {
   ensurePrivateDir(files.runtimeDir);
+  // The one place in the runtime directory where guarded QMP commands may write (dumps, screenshots).
+  ensurePrivateDir(vmFilesDir(files.runtimeDir));
   mkdirSync(files.stateDir, { recursive: true, mode: 0o700 });
   if (def.firmware.type === 'uefi') {
     const vars = join(files.stateDir, 'uefi-vars.fd');

@@ -2,15 +2,16 @@
  * A guarded QMP session with one VM: connect, put the guard in front, audit into the store and the text log.
  * The CLI, the demo and (later) the daemon all reach QEMU through this.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { loadConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import { resolvePaths, storePath, type VigilPaths } from '../core/paths.js';
+import { ensurePrivateDir, resolvePaths, storePath, type VigilPaths } from '../core/paths.js';
 import { LineAuditSink } from '../qmp/audit-line.js';
 import type { QmpAuditSink } from '../qmp/audit-record.js';
 import { QmpClient } from '../qmp/client.js';
-import { QmpGuard } from '../qmp/guard.js';
+import { QmpGuard, vmFilesDir } from '../qmp/guard.js';
 import { GuardedQmp } from '../qmp/guarded.js';
 import type { QmpGreeting } from '../qmp/types.js';
 import { AuditLog } from '../store/audit-log.js';
@@ -57,6 +58,9 @@ export async function openMonitor(spec: string, options: MonitorOptions = {}): P
   const paths = options.paths ?? resolvePaths();
   const target = resolveTarget(spec, paths);
   const config = loadConfig(paths);
+  const guard = new QmpGuard(config.qmp.rules);
+  // Only <runtimeDir>/files/ holds the VM's own files (the rest is Vigil's sockets and pidfile): make sure it exists.
+  if (target.runtimeDir !== undefined && existsSync(target.runtimeDir)) ensurePrivateDir(vmFilesDir(target.runtimeDir));
   const ownStore = options.store === undefined;
   const db = options.store ?? openStore(storePath(paths));
   const audit = options.audit ?? new AuditLog(db);
@@ -74,7 +78,7 @@ export async function openMonitor(spec: string, options: MonitorOptions = {}): P
     throw err;
   }
   const qmp = new GuardedQmp(client, {
-    guard: new QmpGuard(config.qmp.rules),
+    guard,
     principal: options.principal ?? localPrincipal(),
     vm: target.vm,
     runtimeDir: target.runtimeDir,

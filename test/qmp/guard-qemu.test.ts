@@ -72,7 +72,7 @@ test('a dangerous command is refused, audited as refused, and runs only with all
 });
 
 test('memory dumps inside the VM directory run with a purpose; outside it they are dangerous', async () => {
-  const inside = join(dir, 'low.bin');
+  const inside = join(dir, 'files', 'low.bin');
   await monitor.qmp.execute('pmemsave', { val: 0, size: 4096, filename: inside }, { purpose: 'forensics-test' });
   assert.equal(statSync(inside).size, 4096);
   const row = monitor.audit.query({ command: 'pmemsave' }).at(-1)!;
@@ -80,6 +80,12 @@ test('memory dumps inside the VM directory run with a purpose; outside it they a
   const outside = join(home, 'stolen.bin');
   await assert.rejects(monitor.qmp.execute('pmemsave', { val: 0, size: 4096, filename: outside }), (err) => isVigilError(err, 'VIGIL_GUARD_REFUSED'));
   assert.equal(existsSync(outside), false, 'QEMU never saw the command');
+  // The rest of the runtime directory is Vigil's: its sockets and pidfile are outside, like any host path.
+  const qmpSock = join(dir, 'qmp.sock');
+  await assert.rejects(monitor.qmp.execute('pmemsave', { val: 0, size: 4096, filename: qmpSock }), (err) => isVigilError(err, 'VIGIL_GUARD_REFUSED'));
+  const server = { id: 'evil', backend: { type: 'socket', data: { addr: { type: 'unix', data: { path: join(dir, 'monitor.sock') } }, server: true, wait: false } } };
+  await assert.rejects(monitor.qmp.execute('chardev-add', server), (err) => isVigilError(err, 'VIGIL_GUARD_REFUSED'));
+  assert.equal(statSync(qmpSock).isSocket(), true, 'the QMP socket is untouched');
 });
 
 test('host device pass-through is refused; a command unknown to this QEMU is refused', async () => {

@@ -8,6 +8,7 @@
  * guess. Arguments of the options it allows are parsed with QEMU's own rules (`,,` escapes, implied keys, the JSON
  * form of -device and -object) and checked for keys that name host files or descriptors.
  */
+import { HOST_DEVICE_DRIVERS, HOST_KEY, VIGIL_CHARDEV_IDS } from '../../qmp/host-access.js';
 import { parseOptionArgument, type KeyvalEntry } from '../argv/keyval.js';
 
 /** A refused argument: `index` is its position in the extraArgs list. */
@@ -22,8 +23,8 @@ export interface DeviceProblem {
   message: string;
 }
 
-/** The chardev ids on Vigil's own command line (QMP monitors, serial console, gdbstub). */
-export const VIGIL_CHARDEV_IDS: readonly string[] = ['qmp', 'monitor', 'serial0', 'gdb'];
+/** The chardev ids on Vigil's own command line (kept in src/qmp/host-access.ts, shared with the QMP guard). */
+export { VIGIL_CHARDEV_IDS };
 
 type Check = (entries: KeyvalEntry[], arg: string) => string | undefined;
 
@@ -37,13 +38,6 @@ const allow = (arg: boolean): Rule => ({ kind: 'allow', arg });
 const owned = (arg: boolean, use: string): Rule => ({ kind: 'owned', arg, use });
 const refused = (arg: boolean, why: string): Rule => ({ kind: 'refused', arg, why });
 const checked = (check: Check, implied?: string, json = false): Rule => (implied === undefined ? { kind: 'check', json, check } : { kind: 'check', implied, json, check });
-
-/**
- * Keys that name a host file, directory, socket, device node or descriptor. Matched on the last dotted part and on
- * `-` separated suffixes, so `mem-path`, `dh-cert-file` and `out.dev` are caught too.
- */
-const HOST_KEY =
-  /(^|-)(file|filename|path|dir|logfile|script|downscript|helper|sock|socket|fd|fds|vhostfd|vhostfds|vhostdev|sysfsdev|hostdevice|evdev|hidraw|splash|rrfile|kernel|initrd|dtb|db|cert\d*|dev)$/;
 
 /** A problem and the key that caused it (absent when the option as a whole is the problem). */
 interface Found {
@@ -76,15 +70,8 @@ function helpProblem(entries: readonly KeyvalEntry[]): string | undefined {
     : undefined;
 }
 
-const DEVICE_RULES: readonly (readonly [RegExp, string])[] = [
-  [/^vfio/, 'host PCI passthrough is the "pci" field (or a NIC of type vf), so the kill switch knows the device'],
-  [/^usb-host$/, 'host USB passthrough is the "usb" field, so the kill switch knows the device'],
-  [/^u2f-passthru$/, 'it passes a host security key through behind the kill switch; Vigil has no field for it'],
-  [/^(vhost-vsock|vhost-user-vsock)/, 'vsock is the "vsock" field (vsock.cid)'],
-  [/^(loader|guest-loader)$/, 'it loads host files into guest memory'],
-  [/^virtio-input-host/, 'it grabs a host input device (evdev)'],
-  [/^(vhost-scsi|vhost-user-scsi|vhost-vdpa)/, 'it connects a host storage or network backend behind the kill switch'],
-];
+/** Host passthrough and outside-backend drivers (shared with the QMP guard's device_add rules). */
+const DEVICE_RULES: readonly (readonly [RegExp, string])[] = HOST_DEVICE_DRIVERS.map((d) => [d.pattern, d.use] as const);
 
 /** The problem with one emulated device (`-device` in extraArgs, or an entry of `devices`), if any. */
 function deviceFound(driver: string, entries: readonly KeyvalEntry[]): Found | undefined {
