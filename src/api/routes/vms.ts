@@ -5,26 +5,14 @@ import { VigilError } from '../../core/errors.js';
 import { definitionFromObject, parseDefinitionText } from '../../vm/definition/load.js';
 import type { VmDefinition } from '../../vm/definition/schema.js';
 import type { Vm } from '../../vm/service.js';
+import { vmSummary } from '../../vm/view.js';
 import { callerOf, type RouteContext, type RouteSpec } from '../context.js';
 import { formfileToDefinition } from '../formfile.js';
 import { yamlToObject } from '../raw-body.js';
 
 /** The public view of a VM. */
 export function vmView(vm: Vm, role: VmRole | undefined, full = false): Record<string, unknown> {
-  return {
-    id: vm.name,
-    name: vm.name,
-    state: vm.state,
-    pid: vm.pid,
-    cpus: vm.definition.cpus,
-    memoryMiB: vm.definition.memory,
-    startedAt: vm.startedAt,
-    autostart: vm.definition.autostart.enabled,
-    tags: vm.definition.tags,
-    needsRestart: vm.needsRestart,
-    role,
-    ...(full ? { definition: vm.definition, sources: vm.sources } : {}),
-  };
+  return { id: vm.name, ...vmSummary(vm), role, ...(full ? { definition: vm.definition, sources: vm.sources } : {}) };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import { existsSync, readFileSync, statSync, watch } from 'node:fs';
 import { VigilError } from '../../core/errors.js';
 import type { Vm } from '../../vm/service.js';
+import { vmSummary } from '../../vm/view.js';
 import { Vigil } from '../../vigil.js';
 import { printJson } from '../output.js';
 
@@ -22,20 +23,6 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-function summary(vm: Vm): Record<string, unknown> {
-  return {
-    name: vm.name,
-    state: vm.state,
-    pid: vm.pid,
-    cpus: vm.definition.cpus,
-    memoryMiB: vm.definition.memory,
-    startedAt: vm.startedAt,
-    autostart: vm.definition.autostart.enabled,
-    tags: vm.definition.tags,
-    needsRestart: vm.needsRestart,
-  };
-}
-
 /** Opens Vigil for one command and closes it afterwards, whatever happens. */
 async function withVigil<T>(fn: (vigil: Vigil) => Promise<T> | T): Promise<T> {
   const vigil = Vigil.open();
@@ -47,7 +34,7 @@ async function withVigil<T>(fn: (vigil: Vigil) => Promise<T> | T): Promise<T> {
 }
 
 function report(vm: Vm, verb: string, json: boolean | undefined): void {
-  if (json) printJson(summary(vm));
+  if (json) printJson(vmSummary(vm));
   else process.stdout.write(`${vm.name}: ${verb} (${vm.state}${vm.pid ? `, pid ${vm.pid}` : ''})\n`);
 }
 
@@ -100,7 +87,7 @@ export function vmCommand(): Command {
       withVigil((v) => {
         const vms = v.list();
         if (opts.json) {
-          printJson(vms.map(summary));
+          printJson(vms.map(vmSummary));
           return;
         }
         if (vms.length === 0) {
