@@ -75,22 +75,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const envPort = process.env.VMM_API_PORT !== undefined ? Number(process.env.VMM_API_PORT) : undefined;
   const port = options.port !== undefined ? options.port : envPort ?? cfg.port;
   let apiUrl = '';
+  let unix: ReturnType<typeof createServer> | undefined;
   try {
     if (port !== null) apiUrl = await api.app.listen({ host: cfg.host, port });
     else await api.app.ready();
     if (cfg.socket) {
       // fastify's own server is the TCP one; a second HTTP server routes the Unix socket's requests to it.
       rmSync(cfg.socket, { force: true });
-      const unix = createServer((req, res) => api.app.routing(req, res));
-      await new Promise<void>((r) => unix.listen(cfg.socket, r));
+      const server = createServer((req, res) => api.app.routing(req, res));
+      unix = server;
+      await new Promise<void>((r) => server.listen(cfg.socket, r));
       chmodSync(cfg.socket, 0o600);
-      api.app.addHook('onClose', (_app, done) => unix.close(() => done()));
     }
   } catch (err) {
+    unix?.close();
+    await api.app.close();
     await supervisor.stop();
     vigil.close();
     release();
-    throw new VigilError('VIGIL_DAEMON', `cannot listen on ${cfg.host}:${port}: ${(err as Error).message}`, { cause: err });
+    throw new VigilError('VIGIL_DAEMON', `cannot serve the API on ${cfg.host}:${port}${cfg.socket ? ` and ${cfg.socket}` : ''}: ${(err as Error).message}`, { cause: err });
   }
   log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl }, 'vigild ready');
 
@@ -113,6 +116,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     stop() {
       stopping ??= (async () => {
+        await new Promise<void>((r) => (unix ? unix.close(() => r()) : r()));
         await api.app.close();
         // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.
         await vigil.vms.drain();

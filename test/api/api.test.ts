@@ -96,6 +96,20 @@ test('a caller with no role gets 404, as if the VM did not exist; roles decide t
   assert.ok(vigil.audit.query({ vm: 'seedvm', command: 'cont' }).some((r) => r.principal === bob.address));
 });
 
+test('POST /vm/boot_complete: unsigned, authenticated by the per-boot token QEMU hands the guest', async () => {
+  const { readFileSync } = await import('node:fs');
+  const record = vigil.vms.record('seedvm')!;
+  const argv = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(argv.includes(`name=opt/vigil/boot_token,string=${record.bootId}`), 'the token reaches the guest through fw_cfg');
+  const post = (token: string): Promise<Response> =>
+    fetch(`${url}/vm/boot_complete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  assert.equal((await post('0123456789abcdef0123456789abcdef')).status, 404);
+  const ok = await post(record.bootId!);
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { id: 'seedvm', booted: true });
+  assert.equal(vigil.vms.stateHistory('seedvm').at(-1)!.reason, 'guest reported boot complete');
+});
+
 test('teams: members get the team role on the team\'s VMs', async () => {
   assert.equal((await alice.call('POST', '/teams', { name: 'ops' })).status, 201);
   assert.equal((await alice.call('PUT', `/teams/ops/members/${carol.address}`, {})).status, 200);

@@ -136,10 +136,24 @@ test('vigild serves the signed API: vigil init registers the local key as host a
   const address = /address: (0x[0-9a-f]{40}) \(host admin\)/.exec(init.stdout)?.[1];
   assert.ok(address);
   assert.equal(statSync(join(h.paths.config, 'key.json')).mode & 0o777, 0o600);
+  const socket = join(h.home, 'api.sock');
+  h.write('config/config.yaml', `api:\n  socket: ${socket}\n`);
   const d = startVigild(h.env);
   try {
     const ready = await d.waitForLog((l) => l.msg === 'vigild ready');
     const apiUrl = ready.api as string;
+    assert.equal(statSync(socket).mode & 0o777, 0o600, 'the API socket is private');
+    const { request } = await import('node:http');
+    const overSocket = await new Promise<string>((resolve, reject) => {
+      request({ socketPath: socket, path: '/health' }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.match(overSocket, /"status":"ok"/);
     assert.match(apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${apiUrl}/health`);
     assert.equal(health.status, 200);
@@ -153,5 +167,6 @@ test('vigild serves the signed API: vigil init registers the local key as host a
   } finally {
     d.process.kill('SIGTERM');
     await d.exited;
+    h.write('config/config.yaml', '');
   }
 });
