@@ -36,4 +36,7 @@ export { vmFiles, type VmFiles } from './vm/runtime.js';
 export { startDaemon, type Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { openMonitor, localPrincipal, auditLinePath, type Monitor, type MonitorOptions } from './vm/monitor.js';
 export { resolveTarget, isVmName, type MonitorTarget } from './vm/target.js';
+export { VigilClient, type ClientOptions, type ApiVm } from './client/client.js';
+export { buildApi, type Api, type ApiOptions } from './api/server.js';
+export { signRequestV1, signRequestV2, newPrivateKey, addressOfPrivateKey } from './auth/sign-request.js';
 export { VERSION } from './version.js';

@@ -44,10 +44,15 @@ export interface ApiOptions {
   windowSec?: number;
   /** host:port that v2 signatures name; without it v2 is refused. */
   audience?: string | undefined;
-  /** Refuse v1 on destructive routes (DELETE, dangerous QMP). */
+  /** Refuse v1 signatures and sessions on destructive requests (DELETE, QMP with allowDangerous). */
   requireV2ForDestructive?: boolean;
   /** Force a recovery backend (tests of both paths). */
   recoverer?: Recoverer;
+  /**
+   * Signatures remembered for replay protection (default 2,000,000: 3,000 signed requests/s sustained over twice
+   * a 300 s window is 1.8 million). When full, new signatures are refused rather than old ones forgotten.
+   */
+  replayCacheEntries?: number;
   /** Largest accepted body (default 1 MiB). */
   bodyLimit?: number;
   /** Per-IP requests per second before signature recovery (default 500/s, burst 1000). */
@@ -65,6 +70,7 @@ export interface Api {
 function sendError(reply: FastifyReply, err: unknown, log: Logger): void {
   const ve = toVigilError(err);
   const status = httpStatusFor(ve.code);
+  if (status === 429) void reply.header('retry-after', String(typeof ve.context.retryAfterSec === 'number' ? Math.ceil(ve.context.retryAfterSec) : 1));
   if (status >= 500) log.error({ code: ve.code, err: ve.message, cause: ve.cause instanceof Error ? ve.cause.message : undefined }, 'API request failed');
   void reply.code(status).send({ error: { code: ve.code, message: ve.message } });
 }
@@ -74,7 +80,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   const log = options.logger.child({ mod: 'api' });
   const windowSec = options.windowSec ?? 300;
   const recoverer = options.recoverer ?? loadRecoverer({ onFallback: (reason) => log.warn({ reason }, 'native secp256k1 unavailable; using the pure-JS fallback (slower)') });
-  const replay = new ReplayCache({ windowSec });
+  const replay = new ReplayCache({ windowSec, maxEntries: options.replayCacheEntries ?? 2_000_000 });
   const limiter = new TokenBucketLimiter({ ratePerSec: options.ratePerSec ?? 500, burst: (options.ratePerSec ?? 500) * 2 });
   const accessRepo = new AccessRepo(options.vigil.db);
   const deps: ApiDeps = {
@@ -125,6 +131,12 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     }
   };
 
+  /** The client's address for rate limiting; requests over the Unix socket have none (they are local). */
+  const clientKey = (req: FastifyRequest): string => (typeof req.ip === 'string' && req.ip !== '' ? req.ip : '127.0.0.1');
+  // Refusals of unauthenticated requests are audited, but no faster than this per client: a flood of garbage
+  // must not be able to fill the audit log.
+  const auditLimiter = new TokenBucketLimiter({ ratePerSec: 5, burst: 50 });
+
   /** A session token from `Authorization: Bearer` or the session cookie, if the request carries one. */
   const sessionTokenOf = (req: FastifyRequest): string | undefined => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -140,8 +152,11 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       const session = deps.sessions.lookup(token);
       if (!session) {
         const err = new VigilError('VIGIL_AUTH_EXPIRED', 'the session is unknown, expired or revoked; sign in again');
-        audit(req, err, `ip:${req.ip}`);
+        if (auditLimiter.take(rateLimitKey(clientKey(req)), Date.now() / 1000)) audit(req, err, `ip:${clientKey(req)}`);
         throw err;
+      }
+      if (destructive && options.requireV2ForDestructive === true) {
+        throw new VigilError('VIGIL_AUTH_VERSION', 'this request needs a v2 signature (X-Auth-Version: 2); sessions cannot make it', { context: { required: 2 } });
       }
       req.caller = deps.access.caller(session.address);
       req.sessionToken = token;
@@ -156,7 +171,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
           recoverer,
           replay,
           isKnownSigner: (address) => accessRepo.principal(address) !== undefined,
-          rateLimit: { limiter, key: rateLimitKey(req.ip) },
+          rateLimit: { limiter, key: rateLimitKey(clientKey(req)) },
           ...(options.audience ? { audience: options.audience } : {}),
           requireV2: destructive && options.requireV2ForDestructive === true,
         },
@@ -164,7 +179,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       req.caller = deps.access.caller(signer.address);
     } catch (err) {
       const ve = toVigilError(err);
-      audit(req, ve, `ip:${req.ip}`);
+      if (auditLimiter.take(rateLimitKey(clientKey(req)), Date.now() / 1000)) audit(req, ve, `ip:${clientKey(req)}`);
       throw ve;
     }
   };
@@ -177,7 +192,9 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
         method: spec.method,
         url,
         handler: async (req, reply) => {
-          if (spec.auth === 'signed') authenticate(req, spec.method === 'DELETE');
+          // Destructive: deleting, and dangerous QMP (allowDangerous); v2 may be required for these.
+          const destructive = spec.method === 'DELETE' || (spec.url.endsWith('/qmp') && (req.body as { allowDangerous?: unknown } | undefined)?.allowDangerous === true);
+          if (spec.auth === 'signed') authenticate(req, destructive);
           let body = req.body as B;
           if (spec.body) {
             const parsed = spec.body.safeParse(req.body ?? {});

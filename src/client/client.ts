@@ -28,15 +28,30 @@ export interface ApiVm {
 
 /** A signed HTTP client for vigild. */
 export class VigilClient {
+  /** v1 has no nonce: an identical request in the same second would be a replay, so repeats step the time back. */
+  private readonly used = new Map<string, Set<number>>();
+
   constructor(private readonly opts: ClientOptions) {}
+
+  private timestamp(path: string, body: string): number {
+    const now = Math.floor(Date.now() / 1000);
+    const key = `${path.split('?')[0]}\n${body}`;
+    let seen = this.used.get(key);
+    if (!seen) this.used.set(key, (seen = new Set()));
+    let ts = now;
+    while (seen.has(ts)) ts -= 1;
+    seen.add(ts);
+    // Timestamps older than the server's window can no longer be replayed: forget them.
+    if (seen.size > 600) for (const t of seen) if (t < now - 600) seen.delete(t);
+    return ts;
+  }
 
   /** Sends a signed request; returns the parsed JSON reply or throws the server's error as a VigilError. */
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
-    const now = Date.now() / 1000;
     const auth = this.opts.audience
-      ? signRequestV2(this.opts.privateKey, { method, audience: this.opts.audience, path, body: text }, now)
-      : signRequestV1(this.opts.privateKey, { path, body: text }, now);
+      ? signRequestV2(this.opts.privateKey, { method, audience: this.opts.audience, path, body: text }, Date.now() / 1000)
+      : signRequestV1(this.opts.privateKey, { path, body: text }, this.timestamp(path, text));
     const res = await fetch(new URL(path, this.opts.url), {
       method,
       headers: { ...auth, ...(text ? { 'content-type': 'application/json' } : {}) },

@@ -64,7 +64,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Listen address; keep it on loopback unless a reverse proxy fronts vigild. */
       host: z.string().default('127.0.0.1'),
-      /** TCP port (VMM_API_PORT and `vigild --port` override it); 0 disables TCP. */
+      /** TCP port (VMM_API_PORT and `vigild --port` override it); 0 picks any free port (logged at start). */
       port: z.number().int().min(0).max(65535).default(3003),
       /** Also listen on this Unix socket (0600). */
       socket: z.string().optional(),

@@ -2,6 +2,7 @@
  * Who may do what: registered principals (Ethereum addresses) with their host role, per-VM grants to an address
  * or a team, and teams with their members. Roles are stored as text; src/auth/roles.ts gives them meaning.
  */
+import type { Statement } from 'better-sqlite3';
 import type { StoreDb } from './db.js';
 
 /** A registered principal. */
@@ -30,11 +31,19 @@ export interface MemberRow {
 
 /** Reads and writes principals, grants and teams. Addresses are stored lowercased. */
 export class AccessRepo {
-  constructor(private readonly db: StoreDb) {}
+  // Every signed request looks these up: prepare them once.
+  private readonly principalStmt: Statement;
+  private readonly teamsOfStmt: Statement;
+  private readonly grantsForStmts = new Map<number, Statement>();
+
+  constructor(private readonly db: StoreDb) {
+    this.principalStmt = db.prepare('SELECT address, name, host_role, created_at FROM principals WHERE address = ?');
+    this.teamsOfStmt = db.prepare('SELECT team, address, admin FROM team_members WHERE address = ?');
+  }
 
   /** A principal, or undefined. */
   principal(address: string): PrincipalRow | undefined {
-    const r = this.db.prepare('SELECT address, name, host_role, created_at FROM principals WHERE address = ?').get(address.toLowerCase()) as
+    const r = this.principalStmt.get(address.toLowerCase()) as
       | { address: string; name: string | null; host_role: string | null; created_at: string }
       | undefined;
     return r ? { address: r.address, name: r.name, hostRole: r.host_role, createdAt: r.created_at } : undefined;
@@ -84,7 +93,12 @@ export class AccessRepo {
   /** Grants held by any of `subjects` (an address and its teams), on any VM. */
   grantsFor(subjects: readonly string[]): GrantRow[] {
     if (subjects.length === 0) return [];
-    const rows = this.db.prepare(`SELECT * FROM vm_permissions WHERE subject IN (${subjects.map(() => '?').join(',')})`).all(...subjects) as {
+    let stmt = this.grantsForStmts.get(subjects.length);
+    if (!stmt) {
+      stmt = this.db.prepare(`SELECT * FROM vm_permissions WHERE subject IN (${subjects.map(() => '?').join(',')})`);
+      this.grantsForStmts.set(subjects.length, stmt);
+    }
+    const rows = stmt.all(...subjects) as {
       vm: string;
       subject: string;
       role: string;
@@ -151,7 +165,7 @@ export class AccessRepo {
 
   /** The teams an address belongs to. */
   teamsOf(address: string): MemberRow[] {
-    return (this.db.prepare('SELECT team, address, admin FROM team_members WHERE address = ?').all(address.toLowerCase()) as { team: string; address: string; admin: number }[]).map(
+    return (this.teamsOfStmt.all(address.toLowerCase()) as { team: string; address: string; admin: number }[]).map(
       (r) => ({ team: r.team, address: r.address, admin: r.admin === 1 }),
     );
   }

@@ -38,10 +38,24 @@ interface Row {
   updated_at: string;
 }
 
+// Definitions change rarely and are read on every listing: parse each distinct text once.
+const parsedDefinitions = new Map<string, unknown>();
+
+function parseDefinition(text: string): unknown {
+  let parsed = parsedDefinitions.get(text);
+  if (parsed === undefined) {
+    if (parsedDefinitions.size > 4096) parsedDefinitions.clear();
+    parsed = JSON.parse(text) as unknown;
+    parsedDefinitions.set(text, parsed);
+  }
+  return parsed;
+}
+
 function toRecord(r: Row): VmRecord {
   return {
     name: r.name,
-    definition: JSON.parse(r.definition) as unknown,
+    // Shared between reads: callers must not mutate it (the VM service validates it into a new object).
+    definition: parseDefinition(r.definition),
     sources: JSON.parse(r.sources) as string[],
     state: r.state,
     pid: r.pid,

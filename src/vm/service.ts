@@ -78,6 +78,19 @@ export interface VmServiceOptions {
 const STOP_STEP_MS = 3000;
 const STARTING_GRACE_MS = 120000;
 
+// The repository hands out one parsed object per distinct definition text: validate each of them once.
+const validated = new WeakMap<object, VmDefinition>();
+
+function checkedDefinition(raw: unknown): VmDefinition {
+  if (typeof raw !== 'object' || raw === null) return vmDefinitionSchema.parse(raw);
+  let def = validated.get(raw);
+  if (!def) {
+    def = vmDefinitionSchema.parse(raw);
+    validated.set(raw, def);
+  }
+  return def;
+}
+
 function toVm(r: VmRecord): Vm {
   const state = (VM_STATES as readonly string[]).includes(r.state) ? (r.state as VmState) : 'crashed';
   return {
@@ -85,7 +98,7 @@ function toVm(r: VmRecord): Vm {
     state,
     pid: r.pid,
     startedAt: r.startedAt,
-    definition: vmDefinitionSchema.parse(r.definition),
+    definition: checkedDefinition(r.definition),
     sources: r.sources,
     needsRestart: r.needsRestart,
     restartCount: r.restartCount,
