@@ -154,6 +154,19 @@ test('vigild serves the signed API: vigil init registers the local key as host a
         .end();
     });
     assert.match(overSocket, /"status":"ok"/);
+    // Signed requests work over the socket too (it has no client IP: it counts as local for rate limiting).
+    const { readKey } = await import('../../src/auth/keyfile.js');
+    const { signRequestV1 } = await import('../../src/auth/sign-request.js');
+    const headers = signRequestV1(readKey(join(h.paths.config, 'key.json')).privateKey, { path: '/vms' }, Date.now() / 1000);
+    const signedOverSocket = await new Promise<number>((resolve, reject) => {
+      request({ socketPath: socket, path: '/vms', headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(signedOverSocket, 200);
     assert.match(apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${apiUrl}/health`);
     assert.equal(health.status, 200);
