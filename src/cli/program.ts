@@ -5,6 +5,7 @@ import { importCommand } from './commands/import.js';
 import { daemonCommands } from './commands/daemon.js';
 import { devicesCommand } from './commands/devices.js';
 import { keyCommands } from './commands/keys.js';
+import { killswitchCommand } from './commands/killswitch.js';
 import { qmpCommand } from './commands/qmp.js';
 import { vmCommand } from './commands/vm.js';
 import { EXIT } from './exit-codes.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand());
   program.addCommand(importCommand());
   program.addCommand(devicesCommand());
+  program.addCommand(killswitchCommand());
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of keyCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();

@@ -96,4 +96,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sessions_address ON sessions (address);
   `,
+  `
+  CREATE TABLE killswitch (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    trigger TEXT,
+    record TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

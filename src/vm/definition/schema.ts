@@ -3,6 +3,7 @@
  * Sizes accept units (`512M`, `2G`, `2GiB`) or a plain number of MiB.
  */
 import { z } from 'zod';
+import { killswitchSectionSchema } from '../../killswitch/section.js';
 import { checkDeviceSpec, checkExtraArgs } from './extra-args.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -269,6 +270,8 @@ export const vmDefinitionSchema = z.strictObject({
     .superRefine((args, ctx) => {
       for (const p of checkExtraArgs(args)) ctx.addIssue({ code: 'custom', path: [p.index], message: p.message });
     }),
+  /** What the kill switch cuts from this VM and how it escalates; absent: the kill switch leaves this VM alone. */
+  killswitch: killswitchSectionSchema.optional(),
 }).check(
   z.superRefine((def: unknown, ctx) => {
     if (!isRecord(def)) return;

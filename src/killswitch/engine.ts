@@ -1,0 +1,281 @@
+/**
+ * The kill switch engine: armed -> engaging -> engaged -> releasing -> armed, each state persisted before the
+ * engine acts on it, so a crash mid-way is resumed by `recover()`. Engage cuts every planned VM in parallel;
+ * concurrent triggers coalesce onto the operation in flight; whatever fails, an engage ends `engaged`.
+ */
+import { loadConfig } from '../core/config.js';
+import { VigilError, toVigilError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { VigilPaths } from '../core/paths.js';
+import { QmpGuard } from '../qmp/guard.js';
+import type { AuditLog } from '../store/audit-log.js';
+import type { StoreDb } from '../store/db.js';
+import type { Inventory } from '../sysfs/types.js';
+import type { VmDefinition } from '../vm/definition/schema.js';
+import type { VmService } from '../vm/service.js';
+import { KILLSWITCH_PRINCIPAL, openKillswitchChannel } from './channel.js';
+import { planVm, type Plan, type VmPlan } from './plan.js';
+import { KillswitchRepo, type SwitchRecord } from './repo.js';
+import type { SwitchReport, Trigger } from './report.js';
+import { assertTransition, type KillswitchState } from './states.js';
+import { engageVm, liveQemu } from './vm-engage.js';
+import { releaseVm } from './vm-release.js';
+
+/** The engine's dependencies. */
+export interface KillswitchEngineOptions {
+  db: StoreDb;
+  vms: VmService;
+  audit: AuditLog;
+  paths: VigilPaths;
+  logger: Logger;
+  /** The host inventory, for `class:` selectors on passthrough devices (optional: they count as `other`). */
+  inventory?: () => Promise<Inventory | undefined>;
+  /** The switch's name in the store (one switch per host today). */
+  name?: string;
+}
+
+/** The switch as `status` reports it. */
+export interface KillswitchStatus extends SwitchRecord {
+  /** The operation this engine is running right now, if any. */
+  inFlight: 'engage' | 'release' | null;
+}
+
+type Op = 'engage' | 'release';
+
+/** One kill switch over the VMs of one store. */
+export class KillswitchEngine {
+  private readonly repo: KillswitchRepo;
+  private readonly name: string;
+  private inFlight: { op: Op; promise: Promise<SwitchReport> } | undefined;
+
+  constructor(private readonly opts: KillswitchEngineOptions) {
+    this.repo = new KillswitchRepo(opts.db);
+    this.name = opts.name ?? 'default';
+  }
+
+  /** The persisted state, and what is in flight in this process. */
+  status(): KillswitchStatus {
+    return { ...this.repo.get(this.name), inFlight: this.inFlight?.op ?? null };
+  }
+
+  /**
+   * The plan over the VMs defined now. One VM whose selectors no longer match its devices must not stop the
+   * others from being cut: its plan falls back to every device (the secure reading), with the problem noted.
+   */
+  async plan(): Promise<Plan> {
+    const inventory = this.opts.inventory ? await this.opts.inventory().catch(() => undefined) : undefined;
+    const vms: VmPlan[] = [];
+    for (const record of this.opts.vms.repo.list()) {
+      let definition: VmDefinition;
+      try {
+        definition = this.opts.vms.get(record.name).definition;
+      } catch (err) {
+        this.opts.logger.error({ vm: record.name, err: String(err) }, 'kill switch: unreadable VM definition; not planned');
+        continue;
+      }
+      try {
+        const plan = planVm({ name: record.name, definition }, inventory);
+        if (plan) vms.push(plan);
+      } catch (err) {
+        const section = definition.killswitch;
+        if (!section) continue;
+        const fallback = planVm({ name: record.name, definition: { ...definition, killswitch: { ...section, devices: 'all' } } }, inventory);
+        if (fallback) vms.push({ ...fallback, problem: `${toVigilError(err).message}; cutting every device instead` });
+      }
+    }
+    return { vms };
+  }
+
+  /** Cuts every planned device; concurrent calls share one engage. Resolves with its report once engaged. */
+  engage(trigger: Trigger): Promise<SwitchReport> {
+    return this.run('engage', trigger);
+  }
+
+  /** Restores what the engage cut; concurrent calls share one release. */
+  release(trigger: Trigger): Promise<SwitchReport> {
+    return this.run('release', trigger);
+  }
+
+  /** Engages when armed, releases when engaged (as the in-flight operation will leave it, if any). */
+  toggle(trigger: Trigger): Promise<SwitchReport> {
+    const effective: KillswitchState = this.inFlight ? (this.inFlight.op === 'engage' ? 'engaged' : 'armed') : this.repo.get(this.name).state;
+    return this.run(effective === 'armed' ? 'engage' : 'release', trigger);
+  }
+
+  /**
+   * Finishes what a crash interrupted: `engaging` completes the engage; `releasing` engages again, because the
+   * secure state is engaged and a half-done release cannot be trusted (release again to finish it).
+   */
+  async recover(): Promise<SwitchReport | undefined> {
+    const state = this.repo.get(this.name).state;
+    if (state !== 'engaging' && state !== 'releasing') return undefined;
+    this.opts.logger.warn({ state }, 'kill switch was interrupted; engaging');
+    return this.engage({ source: 'recovery', detail: `found ${state} at start` });
+  }
+
+  private run(op: Op, trigger: Trigger): Promise<SwitchReport> {
+    const current = this.inFlight;
+    if (current?.op === op) return current.promise;
+    const promise = (async () => {
+      // The other operation finishes first: an engage pressed during a release waits, then cuts again.
+      if (current) await current.promise.catch(() => undefined);
+      return op === 'engage' ? this.doEngage(trigger) : this.doRelease(trigger);
+    })();
+    const entry = { op, promise };
+    this.inFlight = entry;
+    const clear = (): void => {
+      if (this.inFlight === entry) this.inFlight = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  private put(from: KillswitchState, to: KillswitchState, trigger: Trigger, report: SwitchReport | null): void {
+    assertTransition(from, to);
+    this.repo.put(this.name, to, trigger, report);
+  }
+
+  private vmContext(vmName: string, guard: QmpGuard): {
+    livePid: () => number | undefined;
+    wasRunning: () => boolean | undefined;
+    open: (timeoutMs: number) => ReturnType<typeof openKillswitchChannel>;
+  } {
+    const { vms, paths, audit, logger } = this.opts;
+    const live = (): { pid: number; running: boolean } | undefined => {
+      try {
+        const vm = vms.get(vmName);
+        const pid = vm.state === 'running' || vm.state === 'paused' ? liveQemu(vm.pid, vmName) : undefined;
+        return pid === undefined ? undefined : { pid, running: vm.state === 'running' };
+      } catch {
+        return undefined;
+      }
+    };
+    return {
+      livePid: () => live()?.pid,
+      wasRunning: () => live()?.running,
+      open: (timeoutMs) => openKillswitchChannel(vmName, vms.files(vmName), { paths, audit, logger, guard }, timeoutMs),
+    };
+  }
+
+  /** The QMP guard with the configured rules, read once per operation rather than once per VM. */
+  private guard(): QmpGuard {
+    return new QmpGuard(loadConfig(this.opts.paths).qmp.rules);
+  }
+
+  private async doEngage(trigger: Trigger): Promise<SwitchReport> {
+    const before = this.repo.get(this.name);
+    // What an earlier, interrupted or repeated, engage knew: which VMs it paused.
+    const previous = before.report?.action === 'engage' ? before.report : undefined;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const report: SwitchReport = { action: 'engage', trigger, startedAt: startedAt.toISOString(), elapsedMs: 0, plan: { vms: [] }, vms: [] };
+    // Persisted before anything is cut: a crash from here on is finished by recover().
+    this.put(before.state, 'engaging', trigger, previous ?? report);
+    try {
+      report.plan = await this.plan();
+      const guard = this.guard();
+      report.vms = await Promise.all(
+        report.plan.vms.map(async (vmPlan) => {
+          const ctx = this.vmContext(vmPlan.vmName, guard);
+          const outcome = await engageVm(vmPlan, {
+            ...ctx,
+            markPaused: (reason) => this.record(() => this.opts.vms.markRunState(vmPlan.vmName, 'paused', reason)),
+            markStopped: (reason) => this.record(() => this.opts.vms.markExited(vmPlan.vmName, 'stopped', reason)),
+          });
+          const paused = outcome.escalated.some((e) => e.ok && e.step === 'pause') && outcome.wasRunning === true;
+          const before = previous?.vms.find((v) => v.vmName === vmPlan.vmName)?.pausedByKillswitch === true;
+          return { ...outcome, pausedByKillswitch: paused || (before && outcome.wasRunning !== true) };
+        }),
+      );
+    } catch (err) {
+      // Planning failed (a bad definition, the store): nothing new was cut, but the switch still reports engaged.
+      report.error = toVigilError(err).message;
+      this.opts.logger.error({ err: report.error }, 'kill switch engage failed');
+    }
+    report.elapsedMs = performance.now() - t0;
+    this.repo.put(this.name, 'engaged', trigger, report);
+    this.auditReport(report, startedAt);
+    return report;
+  }
+
+  private async doRelease(trigger: Trigger): Promise<SwitchReport> {
+    let before = this.repo.get(this.name);
+    if (before.state === 'armed') return before.report ?? { action: 'release', trigger, startedAt: new Date().toISOString(), elapsedMs: 0, plan: { vms: [] }, vms: [] };
+    // Interrupted by a crash: make sure everything is cut before undoing it, so release starts from a known state.
+    if (before.state !== 'engaged') {
+      await this.doEngage({ source: 'recovery', detail: `found ${before.state} before a release` });
+      before = this.repo.get(this.name);
+    }
+    const engaged = before.report;
+    if (engaged?.action !== 'engage') throw new VigilError('VIGIL_INTERNAL', 'kill switch is engaged but its engage report is missing');
+    const startedAt = new Date();
+    const t0 = performance.now();
+    // The engage report stays in the row while releasing: recover() needs it to engage again after a crash.
+    this.put(before.state, 'releasing', trigger, engaged);
+    const unrestored: string[] = [];
+    const report: SwitchReport = { action: 'release', trigger, startedAt: startedAt.toISOString(), elapsedMs: 0, plan: engaged.plan, vms: [], unrestored };
+    try {
+      const guard = this.guard();
+      report.vms = await Promise.all(
+        engaged.vms.map((vmOutcome) =>
+          releaseVm(
+            vmOutcome,
+            { ...this.vmContext(vmOutcome.vmName, guard), markRunning: (reason) => this.record(() => this.opts.vms.markRunState(vmOutcome.vmName, 'running', reason)) },
+            unrestored,
+          ),
+        ),
+      );
+    } catch (err) {
+      // Not expected (releaseVm reports rather than throws); if it happens, fall back to the secure state.
+      this.repo.put(this.name, 'engaged', trigger, engaged);
+      throw err;
+    }
+    report.elapsedMs = performance.now() - t0;
+    this.repo.put(this.name, 'armed', trigger, report);
+    this.auditReport(report, startedAt);
+    return report;
+  }
+
+  /** Records a VM state change the kill switch caused; bookkeeping that fails must not count as a failed cut. */
+  private record(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.logger.warn({ err: String(err) }, 'kill switch could not record a VM state change');
+    }
+  }
+
+  private auditReport(report: SwitchReport, time: Date): void {
+    const devices = report.vms.flatMap((v) =>
+      v.devices.map((d) => ({ vm: v.vmName, id: d.device.deviceId, kind: d.device.kind, action: d.device.action, outcome: d.outcome, ms: Math.round(d.elapsedMs * 10) / 10, ...(d.error ? { error: d.error } : {}) })),
+    );
+    const vms = report.vms.map((v) => ({
+      vm: v.vmName,
+      safe: v.safe,
+      ms: Math.round(v.elapsedMs * 10) / 10,
+      ...(v.notRunning ? { notRunning: true } : {}),
+      ...(v.escalated.length > 0 ? { escalated: v.escalated } : {}),
+      ...(v.resumed ? { resumed: true } : {}),
+      ...(v.error ? { error: v.error } : {}),
+    }));
+    const ok = report.action === 'engage' ? report.error === undefined && report.vms.every((v) => v.safe) : (report.unrestored ?? []).length === 0;
+    try {
+      this.opts.audit.append({
+        time,
+        kind: 'killswitch',
+        vm: report.vms.map((v) => v.vmName).join(',') || '-',
+        principal: report.trigger.principal ?? KILLSWITCH_PRINCIPAL,
+        command: `killswitch ${report.action}`,
+        args: { trigger: report.trigger, devices, vms, ...(report.unrestored?.length ? { unrestored: report.unrestored } : {}) },
+        class: 'killswitch',
+        outcome: ok ? 'ok' : 'partial',
+        reason: `${report.action} by ${report.trigger.source}: ${report.vms.length} VM(s), ${devices.length} device(s)`,
+        error: report.error,
+        durationMs: report.elapsedMs,
+      });
+    } catch (err) {
+      // The switch's state is already persisted; a failed audit write must not undo or hide the cut.
+      this.opts.logger.error({ err: String(err) }, 'kill switch audit entry could not be written');
+    }
+  }
+}

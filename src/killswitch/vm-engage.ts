@@ -1,0 +1,130 @@
+/**
+ * Engaging one VM: every device cut at once (device_del confirmed by DEVICE_DELETED, set_link false for NICs),
+ * and when anything is not confirmed by the deadline, the VM's escalation steps in order until one holds.
+ */
+import { toVigilError } from '../core/errors.js';
+import { deviceDel } from '../qmp/device-del.js';
+import { setLink } from '../qmp/commands.js';
+import { isQemuOf, waitForExit } from '../vm/process.js';
+import type { KillswitchChannel } from './channel.js';
+import type { PlannedDevice, VmPlan } from './plan.js';
+import type { DeviceOutcome, VmOutcome } from './report.js';
+import type { EscalationStep } from './section.js';
+
+/** What engaging a VM needs from the outside (the engine wires the VM service in). */
+export interface VmEngageContext {
+  /** A live QEMU's pid, or undefined when the VM is not running. */
+  livePid(): number | undefined;
+  /** True when running, false when paused, undefined when the VM has no live QEMU. */
+  wasRunning(): boolean | undefined;
+  open(timeoutMs: number): Promise<KillswitchChannel>;
+  /** Records that the kill switch paused or stopped the VM. */
+  markPaused(reason: string): void;
+  markStopped(reason: string): void;
+}
+
+const EXIT_WAIT_MS = 3000;
+
+function errorText(err: unknown): string {
+  const ve = toVigilError(err);
+  return typeof ve.context.qmpDesc === 'string' ? `${ve.code}: ${ve.context.qmpDesc}` : `${ve.code}: ${ve.message}`;
+}
+
+async function cutDevice(ch: KillswitchChannel, device: PlannedDevice, deadlineAt: number): Promise<DeviceOutcome> {
+  const started = performance.now();
+  const done = (outcome: DeviceOutcome['outcome'], error?: string): DeviceOutcome => ({
+    device,
+    outcome,
+    elapsedMs: performance.now() - started,
+    ...(error !== undefined ? { error } : {}),
+  });
+  try {
+    if (device.action === 'link-down') {
+      await setLink(ch.qmp, device.deviceId, false);
+      return done('link-down');
+    }
+    await deviceDel(ch.qmp, device.deviceId, { timeoutMs: Math.max(1, deadlineAt - performance.now()) });
+    return done('detached');
+  } catch (err) {
+    const ve = toVigilError(err);
+    // Already gone (a repeated engage, or one resumed after a crash): that is the state we want.
+    if (ve.context.qmpClass === 'DeviceNotFound') return done('absent');
+    if (device.action === 'detach' && (ve.code === 'VIGIL_QMP_TIMEOUT' || ve.code === 'VIGIL_QMP_UNPLUG_REFUSED' || ve.code === 'VIGIL_QMP_UNPLUG_PENDING')) {
+      return done('unconfirmed', errorText(err));
+    }
+    // QEMU refuses a second device_del while the guest still holds the first: as unconfirmed as a timeout.
+    if (device.action === 'detach' && /already in the process of unplug|in progress/i.test(errorText(err))) return done('unconfirmed', errorText(err));
+    return done('failed', errorText(err));
+  }
+}
+
+async function escalate(step: EscalationStep, ch: KillswitchChannel | undefined, ctx: VmEngageContext): Promise<void> {
+  switch (step) {
+    case 'pause':
+      if (!ch) throw new Error('no QMP session to pause through');
+      await ch.qmp.execute('stop');
+      ctx.markPaused('kill switch: paused by escalation');
+      return;
+    case 'poweroff': {
+      if (!ch) throw new Error('no QMP session to quit through');
+      const pid = ctx.livePid();
+      await ch.qmp.execute('quit');
+      if (pid !== undefined && !(await waitForExit(pid, EXIT_WAIT_MS))) throw new Error(`QEMU ${pid} did not exit after quit`);
+      ctx.markStopped('kill switch: powered off by escalation');
+      return;
+    }
+    case 'kill': {
+      const pid = ctx.livePid();
+      if (pid === undefined) return;
+      process.kill(pid, 'SIGKILL');
+      if (!(await waitForExit(pid, EXIT_WAIT_MS))) throw new Error(`QEMU ${pid} survived SIGKILL`);
+      ctx.markStopped('kill switch: killed by escalation');
+      return;
+    }
+  }
+}
+
+/** Engages one VM and reports what each device and escalation step did; never throws. */
+export async function engageVm(plan: VmPlan, ctx: VmEngageContext): Promise<VmOutcome> {
+  const started = performance.now();
+  const deadlineAt = started + plan.deadlineMs;
+  const out: VmOutcome = { vmName: plan.vmName, devices: [], escalated: [], safe: false, elapsedMs: 0 };
+  const finish = (): VmOutcome => ({ ...out, elapsedMs: performance.now() - started });
+  // From the store (the truth about run states), not query-status: one QMP round trip and audit row less per VM.
+  const wasRunning = ctx.wasRunning();
+  if (wasRunning === undefined) {
+    out.notRunning = true;
+    out.safe = true;
+    return finish();
+  }
+  out.wasRunning = wasRunning;
+  let ch: KillswitchChannel | undefined;
+  try {
+    ch = await ctx.open(Math.max(200, plan.deadlineMs));
+    const open = ch;
+    out.devices = await Promise.all(plan.devices.map((d) => cutDevice(open, d, deadlineAt)));
+  } catch (err) {
+    out.error = errorText(err);
+  }
+  out.safe = out.error === undefined && out.devices.every((d) => d.outcome === 'detached' || d.outcome === 'absent' || d.outcome === 'link-down');
+  try {
+    for (const step of out.safe ? [] : plan.escalation) {
+      try {
+        await escalate(step, ch, ctx);
+        out.escalated.push({ step, ok: true, atMs: performance.now() - started });
+        out.safe = true;
+        break;
+      } catch (err) {
+        out.escalated.push({ step, ok: false, atMs: performance.now() - started, error: errorText(err) });
+      }
+    }
+  } finally {
+    await ch?.close().catch(() => undefined);
+  }
+  return finish();
+}
+
+/** True when `pid` is still `name`'s QEMU (a recycled pid is never signalled). */
+export function liveQemu(pid: number | null, name: string): number | undefined {
+  return pid !== null && isQemuOf(pid, name) ? pid : undefined;
+}
