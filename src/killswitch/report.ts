@@ -57,3 +57,9 @@ export interface SwitchReport {
   /** Release: what could not be put back, one line each. */
   unrestored?: string[];
 }
+
+/** A recorder of one device's outcome, timed from the moment it is created. */
+export function deviceOutcomeTimer(device: PlannedDevice): (outcome: DeviceOutcome['outcome'], error?: string) => DeviceOutcome {
+  const started = performance.now();
+  return (outcome, error) => ({ device, outcome, elapsedMs: performance.now() - started, ...(error !== undefined ? { error } : {}) });
+}

@@ -8,7 +8,7 @@ import { setLink } from '../qmp/commands.js';
 import { isQemuOf, waitForExit } from '../vm/process.js';
 import type { KillswitchChannel } from './channel.js';
 import type { PlannedDevice, VmPlan } from './plan.js';
-import type { DeviceOutcome, VmOutcome } from './report.js';
+import { deviceOutcomeTimer, type DeviceOutcome, type VmOutcome } from './report.js';
 import type { EscalationStep } from './section.js';
 
 /** What engaging a VM needs from the outside (the engine wires the VM service in). */
@@ -31,13 +31,7 @@ function errorText(err: unknown): string {
 }
 
 async function cutDevice(ch: KillswitchChannel, device: PlannedDevice, deadlineAt: number): Promise<DeviceOutcome> {
-  const started = performance.now();
-  const done = (outcome: DeviceOutcome['outcome'], error?: string): DeviceOutcome => ({
-    device,
-    outcome,
-    elapsedMs: performance.now() - started,
-    ...(error !== undefined ? { error } : {}),
-  });
+  const done = deviceOutcomeTimer(device);
   try {
     if (device.action === 'link-down') {
       await setLink(ch.qmp, device.deviceId, false);

@@ -5,7 +5,7 @@
 import { toVigilError } from '../core/errors.js';
 import { qomList, setLink } from '../qmp/commands.js';
 import type { KillswitchChannel } from './channel.js';
-import type { DeviceOutcome, VmOutcome } from './report.js';
+import { deviceOutcomeTimer, type DeviceOutcome, type VmOutcome } from './report.js';
 
 /** What releasing a VM needs from the outside. */
 export interface VmReleaseContext {
@@ -23,14 +23,8 @@ function errorText(err: unknown): string {
 }
 
 async function restore(ch: KillswitchChannel, engaged: DeviceOutcome, present: ReadonlySet<string>): Promise<DeviceOutcome> {
-  const started = performance.now();
   const { device } = engaged;
-  const done = (outcome: DeviceOutcome['outcome'], error?: string): DeviceOutcome => ({
-    device,
-    outcome,
-    elapsedMs: performance.now() - started,
-    ...(error !== undefined ? { error } : {}),
-  });
+  const done = deviceOutcomeTimer(device);
   try {
     if (device.action === 'link-down') {
       await setLink(ch.qmp, device.deviceId, device.props.up !== false);
