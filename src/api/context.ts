@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AccessControl, Caller } from '../auth/roles.js';
 import type { SiweVerifier } from '../auth/siwe.js';
+import type { TokenBucketLimiter } from '../auth/rate-limit.js';
 import type { SessionRepo } from '../store/session-repo.js';
 import type { Logger } from '../core/log.js';
 import type { AccessRepo } from '../store/access-repo.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   events: EventBus;
   sessions: SessionRepo;
   siwe: SiweVerifier;
+  /** Per-client limit on sign-in challenges (unsigned requests). */
+  challengeLimiter: TokenBucketLimiter;
   supervisor?: VmSupervisor | undefined;
   /** Directory listed by GET /images. */
   imagesDir: string;

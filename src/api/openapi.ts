@@ -37,7 +37,17 @@ export class OpenApiBuilder {
     return {
       openapi: '3.1.0',
       info: { title: 'Vigil API', version: VERSION, description: 'Signed REST API of vigild; see docs/API.md for the signature schemes.' },
-      paths: this.paths,
+      paths: {
+        ...this.paths,
+        '/events': {
+          get: {
+            summary: 'WebSocket of vm-state, qmp-event and audit events, each sent only to callers who may see its VM (signed upgrade request, or a session)',
+            tags: ['events'],
+            security: [{ signatureV1: [] }, { signatureV2: [] }],
+            responses: { '101': { description: 'switching to the WebSocket protocol' } },
+          },
+        },
+      },
       components: {
         schemas: {
           Error: {

@@ -91,6 +91,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     events: new EventBus(),
     sessions: new SessionRepo(options.vigil.db),
     siwe: new SiweVerifier(recoverer),
+    challengeLimiter: new TokenBucketLimiter({ ratePerSec: 2, burst: 20 }),
     supervisor: options.supervisor,
     imagesDir: options.imagesDir,
   };

@@ -151,13 +151,19 @@ export class VmService {
     return this.define(definition, sources);
   }
 
-  /** Defines a VM from an already validated definition. */
-  define(definition: VmDefinition, sources: string[] = []): Vm {
-    if (!this.repo.insert(definition.name, definition, sources)) {
-      throw new VigilError('VIGIL_VM_EXISTS', `a VM named '${definition.name}' already exists; use 'vigil vm apply' to change it or pick another name`, {
-        context: { vm: definition.name },
-      });
-    }
+  /**
+   * Defines a VM from an already validated definition. `alongside` runs in the same transaction, after the
+   * insert and before anyone is told (the API grants its creator Owner there, so the creator sees the event).
+   */
+  define(definition: VmDefinition, sources: string[] = [], alongside?: (name: string) => void): Vm {
+    this.opts.db.transaction(() => {
+      if (!this.repo.insert(definition.name, definition, sources)) {
+        throw new VigilError('VIGIL_VM_EXISTS', `a VM named '${definition.name}' already exists; use 'vigil vm apply' to change it or pick another name`, {
+          context: { vm: definition.name },
+        });
+      }
+      alongside?.(definition.name);
+    })();
     this.history.append(definition.name, null, 'defined', `defined from ${sources.join(', ') || 'the API'}`);
     this.emit({ vm: definition.name, from: null, to: 'defined', reason: 'defined', time: new Date().toISOString() });
     return this.get(definition.name);

@@ -147,7 +147,7 @@ test('audit, metrics and images need host roles; OpenAPI lists the routes', asyn
   const images = await alice.call('GET', '/images');
   assert.equal(images.status, 200);
   const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-  for (const p of ['/vms', '/vms/{id}/start', '/vm/create', '/teams', '/audit']) assert.ok(doc.paths[p], p);
+  for (const p of ['/vms', '/vms/{id}/start', '/vm/create', '/teams', '/audit', '/events']) assert.ok(doc.paths[p], p);
 });
 
 test('bad bodies are refused with the field named; unknown routes are JSON 404s', async () => {
@@ -186,6 +186,12 @@ test('GET /events streams state changes to callers who may see the VM, and only 
   assert.equal(asOutsider.got.filter((e) => e.type === 'vm-state').length, 0, 'a caller with no role sees nothing of the VM');
   asCarol.ws.close();
   asOutsider.ws.close();
+  // The creator of a VM is its Owner before the 'defined' event goes out, so it sees its own VM appear.
+  const asAlice = await open(alice);
+  assert.equal((await alice.call('POST', '/vms', { name: 'fresh', memory: '64M', accel: 'tcg' })).status, 201);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(asAlice.got.some((e) => e.type === 'vm-state' && e.vm === 'fresh' && e.data.to === 'defined'));
+  asAlice.ws.close();
 });
 
 test('DELETE needs Owner; the VM and its grants are gone', async () => {

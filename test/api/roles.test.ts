@@ -159,6 +159,13 @@ test('Sign-In with Ethereum: challenge, login, session by bearer and cookie, log
   const stranger = new Wallet(Wallet.createRandom().privateKey);
   const c2 = (await (await post('/auth/challenge', { address: stranger.address })).json()) as { message: string };
   assert.equal((await post('/auth/login', { message: c2.message, signature: await stranger.signMessage(c2.message) })).status, 403, 'unregistered addresses cannot sign in');
+  // Challenges are unsigned: one client cannot ask for them without limit.
+  const statuses: number[] = [];
+  for (let i = 0; i < 30; i++) statuses.push((await post('/auth/challenge', { address: stranger.address })).status);
+  assert.ok(statuses.includes(429));
+  const limited = await post('/auth/challenge', { address: stranger.address });
+  assert.equal(limited.status, 429);
+  assert.ok(limited.headers.get('retry-after'));
 });
 
 test('the pure-JS recovery backend serves the same API; v2 can be required for destructive routes', async () => {

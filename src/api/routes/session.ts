@@ -1,5 +1,6 @@
 /** Dashboard login: Sign-In with Ethereum -> a short-lived, revocable session token (HttpOnly cookie or bearer). */
 import { z } from 'zod';
+import { rateLimitKey } from '../../auth/rate-limit.js';
 import { VigilError } from '../../core/errors.js';
 import { callerOf, type RouteContext, type RouteSpec } from '../context.js';
 
@@ -23,6 +24,10 @@ export function sessionRoutes(): RouteSpec[] {
       auth: 'none',
       body: challengeBody,
       handler: (ctx: RouteContext<z.infer<typeof challengeBody>>) => {
+        // Unsigned and cheap to ask for: limit it per client so no one can crowd out everyone's sign-in.
+        if (!ctx.deps.challengeLimiter.take(rateLimitKey(typeof ctx.req.ip === 'string' && ctx.req.ip !== '' ? ctx.req.ip : '127.0.0.1'), Date.now() / 1000)) {
+          throw new VigilError('VIGIL_RATE_LIMITED', 'too many sign-in challenges from this client; try again in a few seconds', { context: { retryAfterSec: 5 } });
+        }
         const host = ctx.req.headers.host ?? 'localhost';
         const c = ctx.deps.siwe.challenge(ctx.body.address, host, `http://${host}/`);
         return { message: c.message, nonce: c.nonce, expiresAt: new Date(c.expiresAt).toISOString() };

@@ -87,8 +87,7 @@ export function vmRoutes(): RouteSpec[] {
         if (!caller.registered) throw new VigilError('VIGIL_FORBIDDEN', 'only registered principals may define VMs');
         const body = typeof ctx.body === 'object' && ctx.body !== null && 'yaml' in ctx.body ? ctx.body : ctx.req.headers['content-type']?.includes('yaml') ? { yaml: ctx.req.rawBody } : ctx.body;
         const definition = definitionFromBody(body);
-        const vm = ctx.deps.vigil.vms.define(definition);
-        ctx.deps.accessRepo.grant(vm.name, caller.address, 'Owner', caller.address);
+        const vm = ctx.deps.vigil.vms.define(definition, [], (name) => ctx.deps.accessRepo.grant(name, caller.address, 'Owner', caller.address));
         return vmView(vm, 'Owner', true);
       },
     },
