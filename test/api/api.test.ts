@@ -200,3 +200,40 @@ test('DELETE needs Owner; the VM and its grants are gone', async () => {
   assert.equal((await alice.call('GET', '/vms/seedvm')).status, 404);
   assert.deepEqual(new AccessRepo(vigil.db).grants('seedvm'), []);
 });
+
+test('over HTTP: unicode, Python floats, big integers and reordered keys verify; high-s, 64-byte and sha3 signatures do not', async () => {
+  const { pyFloat } = await import('../auth/python-json.js');
+  const { SECP256K1_N } = await import('../../src/auth/signature.js');
+  const { sha3_256 } = await import('@noble/hashes/sha3.js');
+  const { secp256k1 } = await import('@noble/curves/secp256k1.js');
+  // Signatures that verify reach validation: a 400 naming the field, not a 401.
+  const body = new Map<string, unknown>([
+    ['name', 'ünï-vm'],
+    ['memory', pyFloat(64)],
+    ['zeta', 123456789012345678901234567890n],
+    ['description', 'caméra ✓ 😀 "quoted" \\ back\nslash'],
+  ]);
+  const res = await alice.call('POST', '/vms', body as never);
+  assert.equal(res.status, 400, res.text);
+  assert.match(res.body.error!.message, /zeta|name/);
+  assert.equal((await alice.call('POST', '/vms', { name: 'univm', memory: '64M', accel: 'tcg' })).status, 201);
+  const ok = await alice.call('PATCH', '/vms/univm', new Map<string, unknown>([['tags', ['é', '日本']], ['description', 'ünïcødé ✓ 😀']]) as never);
+  assert.equal(ok.status, 200, ok.text);
+
+  const now = Math.floor(Date.now() / 1000);
+  const good = await alice.sign('/vms', undefined, now - 7);
+  const sig = good['X-Signature']!;
+  const r = sig.slice(0, 64);
+  const s = BigInt(`0x${sig.slice(64, 128)}`);
+  const v = parseInt(sig.slice(128), 16);
+  const highS = { ...good, 'X-Signature': `${r}${(SECP256K1_N - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}`, 'X-Recovery-ID': v === 27 ? '1' : '0' };
+  const short = { ...good, 'X-Signature': sig.slice(0, 128) };
+  const message = `/vms:${now - 8}:`;
+  const nist = secp256k1.sign(sha3_256(new TextEncoder().encode(`\x19Ethereum Signed Message:\n${message.length}${message}`)), Buffer.from(alice.wallet.privateKey.slice(2), 'hex'), { prehash: false, format: 'recovered' });
+  const sha3Headers = { 'X-Signature': `${Buffer.from(nist.subarray(1)).toString('hex')}${(27 + nist[0]!).toString(16)}`, 'X-Recovery-ID': String(nist[0]), 'X-Timestamp': String(now - 8) };
+  for (const [what, headers] of [['high-s', highS], ['64-byte', short], ['sha3-256', sha3Headers]] as const) {
+    const refused = await fetch(`${url}/vms`, { headers });
+    assert.equal(refused.status, 401, what);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'VIGIL_AUTH_BAD_SIGNATURE', what);
+  }
+});
