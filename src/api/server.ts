@@ -20,6 +20,7 @@ import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import { RAW, type ApiDeps, type RouteSpec } from './context.js';
 import { EventBus } from './event-bus.js';
+import { clientIp } from './client-ip.js';
 import { httpStatusFor } from './http-errors.js';
 import { OpenApiBuilder } from './openapi.js';
 import { installBodyParsers } from './raw-body.js';
@@ -132,8 +133,6 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     }
   };
 
-  /** The client's address for rate limiting; requests over the Unix socket have none (they are local). */
-  const clientKey = (req: FastifyRequest): string => (typeof req.ip === 'string' && req.ip !== '' ? req.ip : '127.0.0.1');
   // Refusals of unauthenticated requests are audited, but no faster than this per client: a flood of garbage
   // must not be able to fill the audit log.
   const auditLimiter = new TokenBucketLimiter({ ratePerSec: 5, burst: 50 });
@@ -153,7 +152,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       const session = deps.sessions.lookup(token);
       if (!session) {
         const err = new VigilError('VIGIL_AUTH_EXPIRED', 'the session is unknown, expired or revoked; sign in again');
-        if (auditLimiter.take(rateLimitKey(clientKey(req)), Date.now() / 1000)) audit(req, err, `ip:${clientKey(req)}`);
+        if (auditLimiter.take(rateLimitKey(clientIp(req)), Date.now() / 1000)) audit(req, err, `ip:${clientIp(req)}`);
         throw err;
       }
       if (destructive && options.requireV2ForDestructive === true) {
@@ -172,7 +171,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
           recoverer,
           replay,
           isKnownSigner: (address) => accessRepo.principal(address) !== undefined,
-          rateLimit: { limiter, key: rateLimitKey(clientKey(req)) },
+          rateLimit: { limiter, key: rateLimitKey(clientIp(req)) },
           ...(options.audience ? { audience: options.audience } : {}),
           requireV2: destructive && options.requireV2ForDestructive === true,
         },
@@ -180,7 +179,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       req.caller = deps.access.caller(signer.address);
     } catch (err) {
       const ve = toVigilError(err);
-      if (auditLimiter.take(rateLimitKey(clientKey(req)), Date.now() / 1000)) audit(req, ve, `ip:${clientKey(req)}`);
+      if (auditLimiter.take(rateLimitKey(clientIp(req)), Date.now() / 1000)) audit(req, ve, `ip:${clientIp(req)}`);
       throw ve;
     }
   };

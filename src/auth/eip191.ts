@@ -33,3 +33,6 @@ export function checksumAddress(address: string): string {
   for (let i = 0; i < 40; i++) out += parseInt(hash[i]!, 16) >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
   return out;
 }
+
+/** An Ethereum address as text: 0x and 40 hex digits, any case. */
+export const ADDRESS_PATTERN = /^0x[0-9a-fA-F]{40}$/;

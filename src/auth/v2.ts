@@ -26,7 +26,7 @@
 import { createHash } from 'node:crypto';
 import { VigilError } from '../core/errors.js';
 import { canonicalQuery } from './canonical-query.js';
-import { personalMessageHash } from './eip191.js';
+import { personalMessageHash, ADDRESS_PATTERN } from './eip191.js';
 import { checkWindow, malformed, parseTimestamp, requireHeaders, spendToken, splitTarget } from './headers.js';
 import { parseSignature } from './signature.js';
 import type { SignedRequest, VerifiedSigner, VerifyOptions } from './types.js';
@@ -51,7 +51,6 @@ export interface V2Parts {
 const NONCE = /^[A-Za-z0-9_-]{22,128}$/;
 const HEX_ONLY = /^[0-9a-fA-F]+$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 function hasSpaceOrControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -97,7 +96,7 @@ export function verifyV2(req: SignedRequest, opts: VerifyV2Options): VerifiedSig
   const ts = parseTimestamp(tsText);
   checkNonce(nonce);
   if (!SHA256_HEX.test(shaText)) throw malformed('X-Content-SHA256', 'must be 64 lowercase hex digits');
-  if (!ADDRESS.test(signerText)) throw malformed('X-Signer', 'must be a 0x-prefixed 20-byte hex address');
+  if (!ADDRESS_PATTERN.test(signerText)) throw malformed('X-Signer', 'must be a 0x-prefixed 20-byte hex address');
   const signer = signerText.toLowerCase();
   checkWindow(ts, opts);
   const { path, query } = splitTarget(req.rawPath);

@@ -1,12 +1,12 @@
 /** Who may do what: per-VM permissions, teams and their members, registered principals. */
+import { ADDRESS_PATTERN } from '../../auth/eip191.js';
 import { z } from 'zod';
 import { VM_ROLES, HOST_ROLES } from '../../auth/roles.js';
 import { VigilError } from '../../core/errors.js';
 import { callerOf, type RouteContext, type RouteSpec } from '../context.js';
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const TEAM = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-const subject = z.string().refine((s) => ADDRESS.test(s) || (s.startsWith('team:') && TEAM.test(s.slice(5))), {
+const subject = z.string().refine((s) => ADDRESS_PATTERN.test(s) || (s.startsWith('team:') && TEAM.test(s.slice(5))), {
   message: 'a subject is an address (0x + 40 hex digits) or team:<name>',
 });
 const grantBody = z.strictObject({ subject, role: z.enum(VM_ROLES as unknown as [string, ...string[]]) });
@@ -19,7 +19,7 @@ const principalBody = z.strictObject({
 });
 
 function address(text: string | undefined, field: string): string {
-  if (!text || !ADDRESS.test(text)) throw new VigilError('VIGIL_INVALID_INPUT', `${field} must be an address: 0x followed by 40 hex digits`, { context: { field } });
+  if (!text || !ADDRESS_PATTERN.test(text)) throw new VigilError('VIGIL_INVALID_INPUT', `${field} must be an address: 0x followed by 40 hex digits`, { context: { field } });
   return text.toLowerCase();
 }
 

@@ -1,11 +1,12 @@
 /** Dashboard login: Sign-In with Ethereum -> a short-lived, revocable session token (HttpOnly cookie or bearer). */
+import { ADDRESS_PATTERN } from '../../auth/eip191.js';
 import { z } from 'zod';
 import { rateLimitKey } from '../../auth/rate-limit.js';
+import { clientIp } from '../client-ip.js';
 import { VigilError } from '../../core/errors.js';
 import { callerOf, type RouteContext, type RouteSpec } from '../context.js';
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const challengeBody = z.strictObject({ address: z.string().regex(ADDRESS, 'an address is 0x followed by 40 hex digits') });
+const challengeBody = z.strictObject({ address: z.string().regex(ADDRESS_PATTERN, 'an address is 0x followed by 40 hex digits') });
 const loginBody = z.strictObject({ message: z.string().min(1).max(4000), signature: z.string().min(1).max(200) });
 
 /** Session lifetime. */
@@ -25,7 +26,7 @@ export function sessionRoutes(): RouteSpec[] {
       body: challengeBody,
       handler: (ctx: RouteContext<z.infer<typeof challengeBody>>) => {
         // Unsigned and cheap to ask for: limit it per client so no one can crowd out everyone's sign-in.
-        if (!ctx.deps.challengeLimiter.take(rateLimitKey(typeof ctx.req.ip === 'string' && ctx.req.ip !== '' ? ctx.req.ip : '127.0.0.1'), Date.now() / 1000)) {
+        if (!ctx.deps.challengeLimiter.take(rateLimitKey(clientIp(ctx.req)), Date.now() / 1000)) {
           throw new VigilError('VIGIL_RATE_LIMITED', 'too many sign-in challenges from this client; try again in a few seconds', { context: { retryAfterSec: 5 } });
         }
         const host = ctx.req.headers.host ?? 'localhost';
