@@ -2,7 +2,9 @@
  * Kill switch figures: trigger -> every device confirmed cut (DEVICE_DELETED for each USB device, set_link
  * answered for each NIC), over 10 VMs x 5 emulated USB devices + 1 user NIC, p50/p99 over N engage/release
  * rounds; and one VM with no OS whose PCI device is never released: trigger -> paused by escalation.
- * The VMs boot nothing (SeaBIOS only): a USB unplug needs no guest. Run: `npx tsx bench/killswitch.ts [--runs N]`.
+ * The VMs boot nothing (SeaBIOS only): a USB unplug needs no guest. By default the engine cuts through the monitor
+ * connections a supervisor holds open, as in vigild; `--dialled` makes it dial each VM at trigger time, as a CLI
+ * run without vigild does. Run: `npx tsx bench/killswitch.ts [--runs N] [--dialled]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +14,22 @@ import { KillswitchEngine } from '../src/killswitch/engine.js';
 import { Vigil } from '../src/vigil.js';
 import { vmDefinitionSchema } from '../src/vm/definition/schema.js';
 import { readPidfile } from '../src/vm/process.js';
+import { VmSupervisor } from '../src/vm/supervisor.js';
 
 const RUNS = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 20;
 const VMS = 10;
 const home = mkdtempSync(join(tmpdir(), 'vigil-bench-ks-'));
 const vigil = Vigil.open({ home, logger: silentLogger, principal: 'bench' });
-const engine = new KillswitchEngine({ db: vigil.db, vms: vigil.vms, audit: vigil.audit, paths: vigil.paths, logger: silentLogger });
+const DIALLED = process.argv.includes('--dialled');
+const supervisor = new VmSupervisor(vigil.vms, { logger: silentLogger, scanIntervalMs: 60_000 });
+const engine = new KillswitchEngine({
+  db: vigil.db,
+  vms: vigil.vms,
+  audit: vigil.audit,
+  paths: vigil.paths,
+  logger: silentLogger,
+  ...(DIALLED ? {} : { heldQmp: (vm: string) => supervisor.heldClient(vm) }),
+});
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,13 +60,18 @@ async function main(): Promise<void> {
   const fleetNames = vigil.list().map((v) => v.name).filter((n) => n !== 'stubborn');
   // Started a few at a time: ten TCG QEMUs starting at once on two cores time out their monitors.
   for (let i = 0; i < fleetNames.length; i += 3) await Promise.all(fleetNames.slice(i, i + 3).map((n) => vigil.start(n)));
+  // Adopts the running VMs: one held monitor connection each, as vigild has.
+  await supervisor.start();
 
   const cut: number[] = [];
   const stubborn: number[] = [];
   const restore: number[] = [];
   // The stubborn VM is started only after the fleet rounds, so that its deadline does not hide the fleet's figure.
   for (const phase of ['fleet', 'stubborn'] as const) {
-    if (phase === 'stubborn') await vigil.start('stubborn');
+    if (phase === 'stubborn') {
+      await vigil.start('stubborn');
+      await supervisor.scan();
+    }
     // Two uncounted rounds first: a daemon's engine is warm (JIT, first connections) when a trigger comes.
     for (let warm = 0; warm < 2; warm++) {
       await engine.engage({ source: 'bench-warmup' });
@@ -67,6 +84,7 @@ async function main(): Promise<void> {
       const fleet = engaged.vms.filter((v) => v.vmName !== 'stubborn');
       const bad = fleet.filter((v) => !v.safe || v.escalated.length > 0 || v.devices.some((d) => d.outcome !== 'detached' && d.outcome !== 'link-down'));
       if (bad.length > 0) throw new Error(`run ${run}: not every device was confirmed cut: ${JSON.stringify(bad.map((v) => v.vmName))}`);
+      if (!DIALLED && fleet.some((v) => v.monitor !== 'held')) throw new Error(`run ${run}: a VM was dialled although its monitor is held`);
       // From the trigger to the last of the fleet's 50 DEVICE_DELETED and 10 set_link replies, persisted and audited.
       if (phase === 'fleet') cut.push(wall);
       const s = engaged.vms.find((v) => v.vmName === 'stubborn')?.escalated.find((e) => e.ok);
@@ -83,7 +101,7 @@ async function main(): Promise<void> {
     `| ${what.padEnd(52)} | ${pct(xs, 50).toFixed(1).padStart(7)} | ${pct(xs, 99).toFixed(1).padStart(7)} | ${Math.max(...xs).toFixed(1).padStart(7)} | ${String(xs.length).padStart(3)} |`;
   process.stdout.write(
     [
-      `| kill switch (ms), ${VMS} VMs x ${usb.length} USB + 1 NIC, TCG, SeaBIOS guests | p50     | p99     | max     | n   |`,
+      `| kill switch (ms), ${VMS} VMs x ${usb.length} USB + 1 NIC, TCG, SeaBIOS guests, ${DIALLED ? 'dialled' : 'held'} monitors | p50     | p99     | max     | n   |`,
       '|------------------------------------------------------|---------|---------|---------|-----|',
       row('trigger -> all 50 USB detached + 10 links down', cut),
       row('+ no-OS guest, PCI never released: -> paused (500 ms)', stubborn),
@@ -95,6 +113,7 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
+  await supervisor.stop();
   for (const vm of vigil.list()) {
     const pid = readPidfile(vigil.vms.files(vm.name).pidfile);
     if (pid) {

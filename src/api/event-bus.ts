@@ -1,8 +1,8 @@
-/** Events for GET /events subscribers: VM state changes, QMP events and audit entries, each tagged with its VM. */
+/** Events for GET /events subscribers: VM state changes, QMP events, audit entries and kill switch states, each tagged with its VM. */
 
 /** One event on the bus. */
 export interface BusEvent {
-  type: 'vm-state' | 'qmp-event' | 'audit';
+  type: 'vm-state' | 'qmp-event' | 'audit' | 'killswitch';
   /** The VM it concerns ('' for host-wide events, seen only by host admins and auditors). */
   vm: string;
   time: string;

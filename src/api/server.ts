@@ -18,6 +18,7 @@ import { SiweVerifier } from '../auth/siwe.js';
 import { SESSION_COOKIE } from './routes/session.js';
 import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
+import { KillswitchEngine } from '../killswitch/engine.js';
 import { RAW, type ApiDeps, type RouteSpec } from './context.js';
 import { EventBus } from './event-bus.js';
 import { clientIp } from './client-ip.js';
@@ -41,6 +42,8 @@ export interface ApiOptions {
   vigil: Vigil;
   logger: Logger;
   supervisor?: VmSupervisor | undefined;
+  /** The kill switch (vigild's); its routes answer 503-style errors without one. */
+  killswitch?: KillswitchEngine | undefined;
   /** Accepted clock skew for X-Timestamp (default 300 s). */
   windowSec?: number;
   /** host:port that v2 signatures name; without it v2 is refused. */
@@ -94,6 +97,9 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     siwe: new SiweVerifier(recoverer),
     challengeLimiter: new TokenBucketLimiter({ ratePerSec: 2, burst: 20 }),
     supervisor: options.supervisor,
+    killswitch:
+      options.killswitch ??
+      new KillswitchEngine({ db: options.vigil.db, vms: options.vigil.vms, audit: options.vigil.audit, paths: options.vigil.paths, logger: options.logger }),
     imagesDir: options.imagesDir,
   };
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
@@ -237,6 +243,9 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   // State changes made through this process's services reach /events subscribers.
   options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));
   options.vigil.audit.onAppend((row) => deps.events.publish({ type: 'audit', vm: row.vm === '-' ? '' : row.vm, time: row.time, data: { ...row } }));
+  deps.killswitch.onChange((status) =>
+    deps.events.publish({ type: 'killswitch', vm: '', time: status.updatedAt, data: { state: status.state, inFlight: status.inFlight, trigger: status.trigger } }),
+  );
   options.supervisor?.onQmpEvent((vm, event) => deps.events.publish({ type: 'qmp-event', vm, time: new Date().toISOString(), data: { ...event } }));
   return { app, deps, recoverer };
 }

@@ -9,6 +9,8 @@ import { buildApi, type Api } from '../api/server.js';
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ensurePrivateDir, resolvePaths, type VigilPaths } from '../core/paths.js';
+import { KillswitchEngine } from '../killswitch/engine.js';
+import { readInventory } from '../sysfs/inventory.js';
 import { Vigil } from '../vigil.js';
 import { VmSupervisor } from '../vm/supervisor.js';
 import { isActive } from '../vm/states.js';
@@ -28,6 +30,8 @@ export interface DaemonOptions {
 export interface Daemon {
   vigil: Vigil;
   supervisor: VmSupervisor;
+  /** The kill switch, cutting through the monitors the supervisor holds open. */
+  killswitch: KillswitchEngine;
   /** The API, and where it listens ('' when TCP is off). */
   api: Api;
   apiUrl: string;
@@ -61,8 +65,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release();
     throw err;
   }
+  const killswitch = new KillswitchEngine({
+    db: vigil.db,
+    vms: vigil.vms,
+    audit: vigil.audit,
+    paths,
+    logger: log.child({ mod: 'killswitch' }),
+    inventory: () => readInventory(),
+    heldQmp: (vm) => supervisor.heldClient(vm),
+  });
+  // An engage or release a crash interrupted (of vigild or a CLI run) is finished before anything else is served.
+  const recovered = await killswitch.recover().catch((err: unknown) => {
+    log.error({ err: String(err) }, 'kill switch recovery failed');
+    return undefined;
+  });
+  if (recovered) log.warn({ elapsedMs: Math.round(recovered.elapsedMs) }, 'kill switch recovered to engaged');
   const cfg = vigil.config.api;
   const api = await buildApi({
+    killswitch,
     vigil,
     logger: log,
     supervisor,
@@ -101,6 +121,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return {
     vigil,
     supervisor,
+    killswitch,
     api,
     apiUrl,
     reload() {

@@ -22,6 +22,8 @@ export const KILLSWITCH_PRINCIPAL = 'vigil:killswitch';
 /** An open session; close it when done. */
 export interface KillswitchChannel {
   qmp: GuardedQmp;
+  /** True when the connection belongs to someone else (vigild's supervisor) and outlives this channel. */
+  held: boolean;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,18 @@ export async function openKillswitchChannel(vmName: string, files: VmFiles, deps
       () => undefined,
     );
   }
+  return guardedChannel(vmName, files, client, deps, false, () => client.close());
+}
+
+/**
+ * A channel over a monitor connection someone else holds open (vigild's supervisor): no connect and no greeting
+ * inside the deadline, which is most of what a cut costs. Closing it leaves the connection to its owner.
+ */
+export function heldKillswitchChannel(vmName: string, files: VmFiles, client: QmpClient, deps: ChannelDeps): KillswitchChannel {
+  return guardedChannel(vmName, files, client, deps, true, () => Promise.resolve());
+}
+
+function guardedChannel(vmName: string, files: VmFiles, client: QmpClient, deps: ChannelDeps, held: boolean, close: () => Promise<void>): KillswitchChannel {
   const qmp = new GuardedQmp(client, {
     guard: deps.guard,
     principal: KILLSWITCH_PRINCIPAL,
@@ -85,5 +99,5 @@ export async function openKillswitchChannel(vmName: string, files: VmFiles, deps
     sinks: [deps.audit, new LineAuditSink(auditLinePath(deps.paths))],
     checkSchema: false,
   });
-  return { qmp, close: () => client.close() };
+  return { qmp, held, close };
 }

@@ -1,21 +1,24 @@
 /**
  * The kill switch engine: armed -> engaging -> engaged -> releasing -> armed, each state persisted before the
  * engine acts on it, so a crash mid-way is resumed by `recover()`. Engage cuts every planned VM in parallel;
- * concurrent triggers coalesce onto the operation in flight; whatever fails, an engage ends `engaged`.
+ * concurrent triggers coalesce onto the operation in flight, in this process or (through the store) in another;
+ * whatever fails, an engage ends `engaged`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../core/config.js';
 import { VigilError, toVigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { VigilPaths } from '../core/paths.js';
+import type { QmpClient } from '../qmp/client.js';
 import { QmpGuard } from '../qmp/guard.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { StoreDb } from '../store/db.js';
 import type { Inventory } from '../sysfs/types.js';
 import type { VmDefinition } from '../vm/definition/schema.js';
 import type { VmService } from '../vm/service.js';
-import { KILLSWITCH_PRINCIPAL, openKillswitchChannel } from './channel.js';
+import { heldKillswitchChannel, KILLSWITCH_PRINCIPAL, openKillswitchChannel } from './channel.js';
 import { planVm, type Plan, type VmPlan } from './plan.js';
-import { KillswitchRepo, type SwitchRecord } from './repo.js';
+import { busyElsewhere, KillswitchRepo, type SwitchRecord } from './repo.js';
 import type { SwitchReport, Trigger } from './report.js';
 import { assertTransition, type KillswitchState } from './states.js';
 import { engageVm, liveQemu } from './vm-engage.js';
@@ -32,6 +35,11 @@ export interface KillswitchEngineOptions {
   inventory?: () => Promise<Inventory | undefined>;
   /** The switch's name in the store (one switch per host today). */
   name?: string;
+  /**
+   * A monitor connection already open to a VM (vigild's supervisor holds one per VM), used instead of dialling
+   * a new one at trigger time; undefined falls back to a fresh connection.
+   */
+  heldQmp?: (vmName: string) => QmpClient | undefined;
 }
 
 /** The switch as `status` reports it. */
@@ -42,11 +50,18 @@ export interface KillswitchStatus extends SwitchRecord {
 
 type Op = 'engage' | 'release';
 
+/** How often a process waiting for another one's engage or release looks at the store. */
+const CROSS_PROCESS_POLL_MS = 10;
+
+/** Another process claimed the switch between our look and our claim: wait for it, then try again. */
+class ClaimLost extends Error {}
+
 /** One kill switch over the VMs of one store. */
 export class KillswitchEngine {
   private readonly repo: KillswitchRepo;
   private readonly name: string;
   private inFlight: { op: Op; promise: Promise<SwitchReport> } | undefined;
+  private readonly listeners = new Set<(status: KillswitchStatus) => void>();
 
   constructor(private readonly opts: KillswitchEngineOptions) {
     this.repo = new KillswitchRepo(opts.db);
@@ -107,8 +122,10 @@ export class KillswitchEngine {
    * secure state is engaged and a half-done release cannot be trusted (release again to finish it).
    */
   async recover(): Promise<SwitchReport | undefined> {
-    const state = this.repo.get(this.name).state;
-    if (state !== 'engaging' && state !== 'releasing') return undefined;
+    const record = this.repo.get(this.name);
+    const state = record.state;
+    // Another live process's operation is not interrupted: it is running, and finishes it itself.
+    if ((state !== 'engaging' && state !== 'releasing') || busyElsewhere(record)) return undefined;
     this.opts.logger.warn({ state }, 'kill switch was interrupted; engaging');
     return this.engage({ source: 'recovery', detail: `found ${state} at start` });
   }
@@ -119,7 +136,7 @@ export class KillswitchEngine {
     const promise = (async () => {
       // The other operation finishes first: an engage pressed during a release waits, then cuts again.
       if (current) await current.promise.catch(() => undefined);
-      return op === 'engage' ? this.doEngage(trigger) : this.doRelease(trigger);
+      return this.runAcrossProcesses(op, trigger);
     })();
     const entry = { op, promise };
     this.inFlight = entry;
@@ -130,9 +147,63 @@ export class KillswitchEngine {
     return promise;
   }
 
-  private put(from: KillswitchState, to: KillswitchState, trigger: Trigger, report: SwitchReport | null): void {
+  /**
+   * Runs `op` unless another process (vigild, another CLI) is running one on the same store: then it waits for
+   * that one to finish and, when it was the same operation, shares its report instead of cutting twice.
+   */
+  private async runAcrossProcesses(op: Op, trigger: Trigger): Promise<SwitchReport> {
+    for (;;) {
+      const other = this.repo.get(this.name);
+      if (!busyElsewhere(other)) {
+        try {
+          return op === 'engage' ? await this.doEngage(trigger) : await this.doRelease(trigger);
+        } catch (err) {
+          if (!(err instanceof ClaimLost)) throw err;
+          continue;
+        }
+      }
+      const otherOp: Op = other.state === 'engaging' ? 'engage' : 'release';
+      this.opts.logger.info({ owner: other.owner, op: otherOp }, 'kill switch: another process is running an operation; waiting for it');
+      const done = await this.waitWhileBusyElsewhere();
+      if (otherOp === op && done.state === (op === 'engage' ? 'engaged' : 'armed') && done.report?.action === op) return done.report;
+    }
+  }
+
+  private async waitWhileBusyElsewhere(): Promise<SwitchRecord> {
+    for (;;) {
+      const record = this.repo.get(this.name);
+      if (!busyElsewhere(record)) return record;
+      await sleep(CROSS_PROCESS_POLL_MS);
+    }
+  }
+
+  /** Calls `listener` after every persisted state change (engaging, engaged, releasing, armed). */
+  onChange(listener: (status: KillswitchStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private store(state: KillswitchState, trigger: Trigger, report: SwitchReport | null): void {
+    this.repo.put(this.name, state, trigger, report);
+    this.notify();
+  }
+
+  private notify(): void {
+    const status = this.status();
+    for (const l of [...this.listeners]) {
+      try {
+        l(status);
+      } catch (err) {
+        this.opts.logger.warn({ err: String(err) }, 'kill switch listener failed');
+      }
+    }
+  }
+
+  /** Starts an operation: persists `to` as this process's, or throws ClaimLost when another process got there first. */
+  private claim(from: KillswitchState, to: 'engaging' | 'releasing', trigger: Trigger, report: SwitchReport | null): void {
     assertTransition(from, to);
-    this.repo.put(this.name, to, trigger, report);
+    if (!this.repo.claim(this.name, to, trigger, report).claimed) throw new ClaimLost();
+    this.notify();
   }
 
   private vmContext(vmName: string, guard: QmpGuard): {
@@ -153,7 +224,11 @@ export class KillswitchEngine {
     return {
       livePid: () => live()?.pid,
       wasRunning: () => live()?.running,
-      open: (timeoutMs) => openKillswitchChannel(vmName, vms.files(vmName), { paths, audit, logger, guard }, timeoutMs),
+      open: async (timeoutMs) => {
+        const deps = { paths, audit, logger, guard };
+        const held = this.opts.heldQmp?.(vmName);
+        return held ? heldKillswitchChannel(vmName, vms.files(vmName), held, deps) : openKillswitchChannel(vmName, vms.files(vmName), deps, timeoutMs);
+      },
     };
   }
 
@@ -170,7 +245,7 @@ export class KillswitchEngine {
     const t0 = performance.now();
     const report: SwitchReport = { action: 'engage', trigger, startedAt: startedAt.toISOString(), elapsedMs: 0, plan: { vms: [] }, vms: [] };
     // Persisted before anything is cut: a crash from here on is finished by recover().
-    this.put(before.state, 'engaging', trigger, previous ?? report);
+    this.claim(before.state, 'engaging', trigger, previous ?? report);
     try {
       report.plan = await this.plan();
       const guard = this.guard();
@@ -193,7 +268,7 @@ export class KillswitchEngine {
       this.opts.logger.error({ err: report.error }, 'kill switch engage failed');
     }
     report.elapsedMs = performance.now() - t0;
-    this.repo.put(this.name, 'engaged', trigger, report);
+    this.store('engaged', trigger, report);
     this.auditReport(report, startedAt);
     return report;
   }
@@ -211,7 +286,7 @@ export class KillswitchEngine {
     const startedAt = new Date();
     const t0 = performance.now();
     // The engage report stays in the row while releasing: recover() needs it to engage again after a crash.
-    this.put(before.state, 'releasing', trigger, engaged);
+    this.claim(before.state, 'releasing', trigger, engaged);
     const unrestored: string[] = [];
     const report: SwitchReport = { action: 'release', trigger, startedAt: startedAt.toISOString(), elapsedMs: 0, plan: engaged.plan, vms: [], unrestored };
     try {
@@ -227,11 +302,11 @@ export class KillswitchEngine {
       );
     } catch (err) {
       // Not expected (releaseVm reports rather than throws); if it happens, fall back to the secure state.
-      this.repo.put(this.name, 'engaged', trigger, engaged);
+      this.store('engaged', trigger, engaged);
       throw err;
     }
     report.elapsedMs = performance.now() - t0;
-    this.repo.put(this.name, 'armed', trigger, report);
+    this.store('armed', trigger, report);
     this.auditReport(report, startedAt);
     return report;
   }

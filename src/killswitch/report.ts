@@ -40,6 +40,8 @@ export interface VmOutcome {
   /** Release: the VM was resumed after the kill switch had paused it. */
   resumed?: boolean;
   elapsedMs: number;
+  /** How QEMU was reached: a monitor connection vigild held open, or one dialled for this operation. */
+  monitor?: 'held' | 'dialled';
   error?: string;
 }
 

@@ -96,6 +96,7 @@ export async function engageVm(plan: VmPlan, ctx: VmEngageContext): Promise<VmOu
   try {
     ch = await ctx.open(Math.max(200, plan.deadlineMs));
     const open = ch;
+    out.monitor = ch.held ? 'held' : 'dialled';
     out.devices = await Promise.all(plan.devices.map((d) => cutDevice(open, d, deadlineAt)));
   } catch (err) {
     out.error = errorText(err);

@@ -105,4 +105,6 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  // 6: the process running an engage or release, so that other processes wait for it instead of cutting twice.
+  `ALTER TABLE killswitch ADD COLUMN owner INTEGER;`,
 ];

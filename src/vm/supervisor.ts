@@ -103,6 +103,15 @@ export class VmSupervisor {
     return () => this.qmpListeners.delete(listener);
   }
 
+  /**
+   * The connected monitor client held for VM `name`, for callers that cannot afford a fresh connection and greeting
+   * (the kill switch); undefined when the VM is not watched or its monitor is not connected.
+   */
+  heldClient(name: string): QmpClient | undefined {
+    const watch = this.watches.get(name);
+    return watch?.client.state === 'running' ? watch.client : undefined;
+  }
+
   /** The VMs being watched. */
   watched(): string[] {
     return [...this.watches.keys()];

@@ -2,10 +2,11 @@
 import type { RouteSpec } from '../context.js';
 import { accessRoutes } from './access.js';
 import { hostRoutes } from './host.js';
+import { killswitchRoutes } from './killswitch.js';
 import { sessionRoutes } from './session.js';
 import { vmRoutes } from './vms.js';
 
 /** All route specs. */
 export function allRoutes(): RouteSpec[] {
-  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...accessRoutes()];
+  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...accessRoutes(), ...killswitchRoutes()];
 }

@@ -1,0 +1,140 @@
+/**
+ * The kill switch owned by vigild, against a real QEMU: engage and release over the signed API (host admin
+ * only) cut through the monitor the supervisor already holds; an engage from another process at the same time
+ * is coalesced through the store instead of cutting twice; an engage a crash interrupted is finished when vigild
+ * starts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Wallet } from 'ethers';
+import { silentLogger } from '../../src/core/log.js';
+import { KillswitchEngine } from '../../src/killswitch/engine.js';
+import { KillswitchRepo } from '../../src/killswitch/repo.js';
+import type { SwitchReport } from '../../src/killswitch/report.js';
+import { QmpClient } from '../../src/qmp/client.js';
+import { qomList } from '../../src/qmp/commands.js';
+import { AccessRepo } from '../../src/store/access-repo.js';
+import { Vigil } from '../../src/vigil.js';
+import { PyClient } from '../helpers/api-client.js';
+import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
+import { startVigild, type Vigild } from '../helpers/vigild.js';
+
+const GADGETS = `autostart:
+  enabled: true
+nics:
+  - type: user
+devices:
+  - { id: usbc, driver: qemu-xhci }
+  - { id: kbd0, driver: usb-kbd, props: { bus: usbc.0 } }
+  - { id: tab0, driver: usb-tablet, props: { bus: usbc.0 } }
+killswitch:
+  devices: [kbd0, tab0, class:network]
+  deadlineMs: 5000
+`;
+
+let h: TestHome;
+let vigil: Vigil;
+let daemon: Vigild;
+let admin: PyClient;
+let reader: PyClient;
+
+async function peripherals(): Promise<string[]> {
+  const qmp = new QmpClient({ logger: silentLogger });
+  await qmp.connect({ path: vigil.vms.files('ks').qmpSocket });
+  try {
+    return (await qomList(qmp, '/machine/peripheral')).map((p) => p.name);
+  } finally {
+    await qmp.close();
+  }
+}
+
+async function startDaemon(): Promise<string> {
+  daemon = startVigild(h.env);
+  const ready = await daemon.waitForLog((l) => l.msg === 'vigild ready');
+  const url = ready.api as string;
+  admin = new PyClient(url, adminKey);
+  reader = new PyClient(url, readerKey);
+  return url;
+}
+
+const adminKey = Wallet.createRandom().privateKey;
+const readerKey = Wallet.createRandom().privateKey;
+
+before(async () => {
+  h = await testHome();
+  h.write('config/config.yaml', 'qemu:\n  accel: tcg\n');
+  vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
+  vigil.add([h.write('ks.yaml', guestYaml(h, 'ks', GADGETS))]);
+  const access = new AccessRepo(vigil.db);
+  access.upsertPrincipal(new Wallet(adminKey).address, 'admin');
+  access.upsertPrincipal(new Wallet(readerKey).address, null);
+  await startDaemon();
+});
+
+after(() => {
+  daemon?.process.kill('SIGKILL');
+  h?.killAll();
+  vigil?.close();
+});
+
+test('engage and release over the API cut through the monitor vigild holds; only a host admin may', async () => {
+  assert.equal(vigil.vms.get('ks').state, 'running');
+  const refused = await reader.call('POST', '/killswitch/engage', {});
+  assert.equal(refused.status, 403, refused.text);
+  assert.equal((await reader.call('GET', '/killswitch')).status, 403);
+
+  const engaged = await admin.call('POST', '/killswitch/engage', { reason: 'test' });
+  assert.equal(engaged.status, 200, engaged.text);
+  const report = engaged.body.report as SwitchReport;
+  assert.equal(engaged.body.state, 'engaged');
+  const vm = report.vms.find((v) => v.vmName === 'ks');
+  assert.ok(vm, JSON.stringify(report));
+  assert.equal(vm.monitor, 'held', 'no new connection at trigger time');
+  assert.equal(vm.safe, true, JSON.stringify(vm));
+  assert.deepEqual(vm.devices.map((d) => `${d.device.deviceId}:${d.outcome}`).sort(), ['kbd0:detached', 'net0:link-down', 'tab0:detached']);
+  assert.equal(report.trigger.source, 'api');
+  assert.equal(report.trigger.principal, new Wallet(adminKey).address.toLowerCase());
+  const left = await peripherals();
+  assert.ok(!left.includes('kbd0') && !left.includes('tab0'), `still attached: ${left.join(', ')}`);
+
+  const status = await admin.call('GET', '/killswitch');
+  assert.equal(status.body.state, 'engaged');
+  assert.equal((status.body.plan as { vms: unknown[] }).vms.length, 1);
+
+  const released = await admin.call('POST', '/killswitch/release', {});
+  assert.equal(released.status, 200, released.text);
+  assert.equal(released.body.state, 'armed');
+  assert.deepEqual((released.body.report as SwitchReport).unrestored, []);
+  const back = await peripherals();
+  assert.ok(back.includes('kbd0') && back.includes('tab0'), `not restored: ${back.join(', ')}`);
+});
+
+test('an engage from another process at the same moment is coalesced: one cut, one report', async () => {
+  const since = new Date();
+  const local = new KillswitchEngine({ db: vigil.db, vms: vigil.vms, audit: vigil.audit, paths: vigil.paths, logger: silentLogger });
+  const [viaApi, viaLocal] = await Promise.all([admin.call('POST', '/killswitch/engage', {}), local.engage({ source: 'test' })]);
+  assert.equal(viaApi.status, 200, viaApi.text);
+  const apiReport = viaApi.body.report as SwitchReport;
+  assert.equal(apiReport.startedAt, viaLocal.startedAt, 'both callers got the same engage');
+  const engages = vigil.audit.query({ kind: 'killswitch', since }).filter((r) => r.command === 'killswitch engage');
+  assert.equal(engages.length, 1, 'the devices were cut once');
+  const dels = vigil.audit.query({ command: 'device_del', since });
+  assert.equal(dels.length, 2, 'one device_del per USB device');
+  assert.equal((await admin.call('POST', '/killswitch/release', {})).body.state, 'armed');
+});
+
+test('vigild finishes an engage that a crash interrupted before it serves anything', async () => {
+  daemon.process.kill('SIGKILL');
+  await daemon.exited;
+  // As a process that died mid-engage leaves it: engaging, owned by a pid that is gone.
+  new KillswitchRepo(vigil.db).put('default', 'engaging', { source: 'test', detail: 'crashed mid-way' }, null);
+  vigil.db.prepare('UPDATE killswitch SET owner = ? WHERE name = ?').run(2 ** 22 + 1, 'default');
+  await startDaemon();
+  await daemon.waitForLog((l) => l.msg === 'kill switch recovered to engaged');
+  const status = await admin.call('GET', '/killswitch');
+  assert.equal(status.body.state, 'engaged');
+  assert.equal((status.body.trigger as { source: string }).source, 'recovery');
+  const left = await peripherals();
+  assert.ok(!left.includes('kbd0'), 'the interrupted engage was completed');
+  assert.equal((await admin.call('POST', '/killswitch/release', {})).body.state, 'armed');
+});
