@@ -40,7 +40,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   });
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
-    return EXIT.OK;
+    // A command that finished but found problems (validate, test) says so through process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.

@@ -1,4 +1,7 @@
-/** `vigil killswitch status|engage|release|toggle`: the kill switch, run in-process like `vigil vm`. */
+/**
+ * `vigil killswitch status|engage|release|toggle|validate|test|logs|config`: the kill switch, run in-process like
+ * `vigil vm`; an engage or release vigild is running at the same time is waited for and shared, not repeated.
+ */
 import { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { KillswitchEngine } from '../../killswitch/engine.js';
@@ -8,6 +11,7 @@ import { Vigil } from '../../vigil.js';
 import { printJson } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 import { formatReport, validateKillswitch } from '../../killswitch/validate.js';
+import { addKillswitchDiagnostics } from './killswitch-diag.js';
 
 async function withEngine<T>(fn: (engine: KillswitchEngine) => Promise<T> | T): Promise<T> {
   const vigil = Vigil.open();
@@ -100,5 +104,6 @@ export function killswitchCommand(): Command {
         vigil.close();
       }
     });
+  addKillswitchDiagnostics(ks);
   return ks;
 }
