@@ -31,6 +31,8 @@ export interface Launched {
   pid: number;
   bootId: string;
   argv: string[];
+  /** NIC id -> the MAC this boot gave it (VFs get theirs set on the PF afterwards). */
+  macs: Record<string, string>;
 }
 
 function kvmUsable(): boolean {
@@ -116,13 +118,14 @@ export async function launchVm(def: VmDefinition, files: VmFiles, binary: string
   }
   const bootId = randomUUID();
   const { fds, handles } = openMacvtaps(def);
+  const macs = resolveMacs(def, () => randomBytes(6));
   try {
     const argv = buildQemuArgv(def, {
       qemuBinary: binary,
       runtimeDir: files.runtimeDir,
       stateDir: files.stateDir,
       accel: resolveAccel(def.accel === 'auto' ? (options.hostAccel ?? 'auto') : def.accel, { kvmUsable: kvmUsable() }),
-      macs: resolveMacs(def, () => randomBytes(6)),
+      macs,
       fds,
       daemonize: true,
       bootToken: bootId,
@@ -137,7 +140,7 @@ export async function launchVm(def: VmDefinition, files: VmFiles, binary: string
     for (const socket of [files.qmpSocket, files.monitorSocket, files.serialSocket, files.gdbSocket]) {
       if (existsSync(socket)) chmodSync(socket, 0o600);
     }
-    return { pid, bootId, argv };
+    return { pid, bootId, argv, macs };
   } finally {
     for (const fd of handles) closeSync(fd);
   }

@@ -14,6 +14,8 @@ import type { StoreDb } from '../store/db.js';
 import { VmHistoryRepo, type VmStateChange } from '../store/vm-history-repo.js';
 import { VmRepo, type VmRecord } from '../store/vm-repo.js';
 import { postStartActions } from './argv/index.js';
+import { applyHostNet } from './host-net/apply.js';
+import { planHostNet } from './host-net/plan.js';
 import { loadDefinitionFiles } from './definition/load.js';
 import { vmDefinitionSchema, type VmDefinition } from './definition/schema.js';
 import { launchVm, preflight } from './launcher.js';
@@ -343,12 +345,16 @@ export class VmService {
     const files = this.files(name);
     // Checked before the state changes: a missing disk or a busy socket leaves the VM exactly as it was.
     const binary = await preflight(vm.definition, files, this.opts.qemuBinary);
+    // Host network checks too: a host that cannot put a NIC in its VLAN refuses the start, with the fix.
+    const hostNet = planHostNet(vm.definition);
     this.transition(name, 'starting', reason);
     let pid: number | undefined;
     try {
       const launched = await launchVm(vm.definition, files, binary, { logger: this.opts.logger, ...(this.opts.hostAccel ? { hostAccel: this.opts.hostAccel } : {}) });
       pid = launched.pid;
       this.repo.update(name, { pid, bootId: launched.bootId, startedAt: new Date().toISOString(), needsRestart: false });
+      // Still paused (-S): the guest sees no packet before its NICs are in their VLANs.
+      await applyHostNet(hostNet, launched.macs, this.opts.logger);
       await this.withMonitor(name, async (m) => {
         for (const action of postStartActions(vm.definition)) await m.qmp.execute(action.command, action.args);
         await m.qmp.execute('cont');

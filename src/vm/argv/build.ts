@@ -112,7 +112,7 @@ export function buildQemuArgv(def: VmDefinition, ctx: ArgvContext): string[] {
   if (ctx.daemonize) args.push('-daemonize');
 
   args.push(...diskArgs(d.disks, machineHasAhci(d.machine)));
-  args.push(...nicArgs(d.nics, ctx));
+  args.push(...nicArgs(d.name, d.nics, ctx));
   if (d.vsock !== undefined) args.push(...vsockArgs(d.vsock.cid));
   args.push(...usbArgs(d.usb));
   args.push(...pciArgs(d.pci));

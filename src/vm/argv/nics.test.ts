@@ -52,6 +52,12 @@ test('bridge NIC: the bridge helper', () => {
   ]);
 });
 
+test('bridge NIC with a VLAN: a tap QEMU creates under the name Vigil chose, so that Vigil can tag its port', () => {
+  const args = nicArgs(argv([{ type: 'bridge', bridge: 'br0', vlan: 42 }]));
+  assert.match(args[1]!, /^tap,id=hostnet-net0,ifname=vt[0-9a-f]{12},script=no,downscript=no$/);
+  assert.ok(args[1]!.split(',')[2]!.length - 'ifname='.length <= 15, 'within IFNAMSIZ');
+});
+
 test('macvtap NIC: a tap backend on the fd the caller opened', () => {
   assert.deepEqual(nicArgs(argv([{ type: 'macvtap', macvtap: 'mvtap0' }], { fds: { net0: 3 } })), [
     '-netdev',
