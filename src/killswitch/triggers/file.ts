@@ -24,6 +24,8 @@ export class FileTrigger implements KillswitchTrigger {
   readonly name: string;
   private readonly fire: Fire;
   private watcher: FSWatcher | undefined;
+  /** The inode of the directory being watched: a directory removed and made again needs a new watch. */
+  private watchedIno: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private present: boolean | undefined;
   private running = false;
@@ -41,12 +43,16 @@ export class FileTrigger implements KillswitchTrigger {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.tryWatch();
+    await this.ensureWatch();
     await this.check();
     this.timer = setInterval(() => {
-      if (!this.watcher) this.tryWatch();
-      void this.check();
+      void this.ensureWatch().then(() => this.check());
     }, this.opts.pollMs);
+  }
+
+  /** Whether fs.watch is live on the file's directory (false: only the poll sees changes). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
   }
 
   /** Stops watching. */
@@ -54,9 +60,29 @@ export class FileTrigger implements KillswitchTrigger {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.closeWatch();
+    await this.checking;
+  }
+
+  /** (Re)watches the directory when it appeared or was replaced since the last look; never rejects. */
+  private async ensureWatch(): Promise<void> {
+    let ino: number | undefined;
+    try {
+      ino = (await stat(dirname(this.opts.path))).ino;
+    } catch {
+      ino = undefined;
+    }
+    if (!this.running || (this.watcher && ino === this.watchedIno)) return;
+    this.closeWatch();
+    if (ino === undefined) return;
+    this.tryWatch();
+    if (this.watcher) this.watchedIno = ino;
+  }
+
+  private closeWatch(): void {
     this.watcher?.close();
     this.watcher = undefined;
-    await this.checking;
+    this.watchedIno = undefined;
   }
 
   private tryWatch(): void {
@@ -69,8 +95,8 @@ export class FileTrigger implements KillswitchTrigger {
       w.on('error', (err) => {
         // The directory went away (or inotify failed): the poll keeps working and re-watches it later.
         this.opts.logger.warn({ trigger: this.name, err: err.message }, 'file trigger: watch failed; polling');
-        w.close();
-        if (this.watcher === w) this.watcher = undefined;
+        if (this.watcher === w) this.closeWatch();
+        else w.close();
       });
       this.watcher = w;
     } catch (err) {

@@ -33,7 +33,10 @@ export interface HotkeyTriggerOptions {
 
 /** Reads one event device and tracks which keys are held on it. */
 class DeviceReader {
+  /** A run() is under way (opening or reading): the refresh must not start another. */
   open = false;
+  /** The device is open and being read. */
+  reading = false;
   private readonly pressed = new Set<number>();
   /** Set when the combination fired; cleared when one of its keys is let go, so a held combo fires once. */
   private latched = false;
@@ -54,6 +57,7 @@ class DeviceReader {
     try {
       fh = await open(this.path, 'r');
       if (!this.isRunning()) return;
+      this.reading = true;
       this.logger.info({ device: this.path }, 'hotkey trigger: reading');
       const buf = Buffer.alloc(INPUT_EVENT_SIZE * 64);
       while (this.isRunning()) {
@@ -70,6 +74,7 @@ class DeviceReader {
       this.pressed.clear();
       this.latched = false;
       this.framer.reset();
+      this.reading = false;
       this.open = false;
     }
   }
@@ -112,9 +117,9 @@ export class HotkeyTrigger implements KillswitchTrigger {
     this.fire = makeFirer({ source: 'hotkey', callback: opts.callback, logger: opts.logger, debounceMs: opts.debounceMs });
   }
 
-  /** The devices being read now. */
+  /** The devices open and being read now. */
   devices(): string[] {
-    return [...this.readers.values()].filter((r) => r.open).map((r) => r.path);
+    return [...this.readers.values()].filter((r) => r.reading).map((r) => r.path);
   }
 
   /** Opens the devices (or finds them) and keeps them open. */

@@ -1,0 +1,186 @@
+/**
+ * The hotkey trigger reading recorded input_event records through FIFOs standing in for /dev/input/event*:
+ * records split across writes, combinations, autorepeat, SYN_DROPPED, a device that goes away and comes back,
+ * keyboards found through a sysfs fixture tree.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, test } from 'node:test';
+import { HotkeyTrigger } from '../../../src/killswitch/triggers/hotkey.js';
+import { EV_SYN, encodeInputEvents, InputEventFramer, keyRecords, SYN_DROPPED, type InputEvent } from '../../../src/killswitch/triggers/input-event.js';
+import { findKeyDevices, parseKeyBitmap } from '../../../src/killswitch/triggers/keyboards.js';
+import { drainReaders, mkfifo, openWriter } from './fifo.js';
+import { memoryLogger, recorder } from './record.js';
+
+const CTRL = 29;
+const ALT = 56;
+const K = 37;
+const A = 30;
+const COMBO = 'KEY_LEFTCTRL+KEY_LEFTALT+KEY_K';
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-hotkey-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const keys = (...seq: [number, 0 | 1 | 2][]): Buffer => encodeInputEvents(seq.flatMap(([code, value]) => keyRecords(code, value)));
+
+/** Writes `buf` in pieces of `size` bytes with a pause between, so the reader sees records split across reads. */
+async function writeSplit(w: FileHandle, buf: Buffer, size: number): Promise<void> {
+  for (let off = 0; off < buf.length; off += size) {
+    await w.write(buf.subarray(off, off + size));
+    await sleep(5);
+  }
+}
+
+test('the framer decodes records split at every byte position', () => {
+  const recs: Partial<InputEvent>[] = [
+    { sec: 1700000000, usec: 123456, type: 1, code: CTRL, value: 1 },
+    { sec: 1700000000, usec: 123457, type: 0, code: 0, value: 0 },
+    { sec: 2 ** 40, usec: 999999, type: 1, code: K, value: -1 },
+  ];
+  const bytes = encodeInputEvents(recs);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const f = new InputEventFramer();
+    const out = [...f.push(bytes.subarray(0, cut)), ...f.push(bytes.subarray(cut))];
+    assert.deepEqual(out, recs, `cut at ${cut}`);
+    assert.equal(f.pending, 0);
+  }
+});
+
+test('the combination fires once when fully held, whatever the order, split records included; repeats do not refire', async () => {
+  const dev = join(dir, 'kbd1');
+  mkfifo(dev);
+  const r = recorder();
+  const t = new HotkeyTrigger({ keys: COMBO, action: 'toggle', devices: [dev], reopenMs: 50, debounceMs: 0, callback: r.callback, logger: memoryLogger() });
+  await t.start();
+  const w = await openWriter(dev);
+  try {
+    // Not the combination: two of three keys, and an unrelated key.
+    await writeSplit(w, keys([CTRL, 1], [ALT, 1], [A, 1], [A, 0], [ALT, 0]), 7);
+    await sleep(100);
+    assert.equal(r.calls.length, 0);
+    // Ctrl is still held: Alt then K complete it, in pieces of 5 bytes.
+    await writeSplit(w, keys([ALT, 1], [K, 1]), 5);
+    const [first] = await r.waitFor(1);
+    assert.equal(first?.kind, 'toggle');
+    assert.equal(first?.trigger.source, 'hotkey');
+    assert.equal(first?.trigger.detail, `${COMBO} on ${dev}`);
+    // Autorepeat while held, and a press of another key, fire nothing more.
+    await w.write(keys([K, 2], [K, 2], [K, 2], [A, 1], [A, 0]));
+    await sleep(150);
+    assert.equal(r.calls.length, 1);
+    // Let K go and press it again with Ctrl+Alt still held: a second press.
+    await w.write(keys([K, 0], [K, 1]));
+    await r.waitFor(2);
+    // An overflow (SYN_DROPPED) forgets what was held: K pressed after it alone does not fire.
+    await w.write(Buffer.concat([keys([K, 0]), encodeInputEvents([{ type: EV_SYN, code: SYN_DROPPED, value: 0 }]), keys([K, 1])]));
+    await sleep(150);
+    assert.equal(r.calls.length, 2);
+    // Other order: K first, then the modifiers.
+    await w.write(keys([K, 0], [CTRL, 0], [ALT, 0], [K, 1], [ALT, 1], [CTRL, 1]));
+    await r.waitFor(3);
+  } finally {
+    await w.close();
+    await t.stop();
+    await drainReaders(dev);
+  }
+});
+
+test('a device that goes away is reopened, and one that appears later is picked up', async () => {
+  const dev = join(dir, 'kbd2');
+  const logger = memoryLogger();
+  const r = recorder();
+  const t = new HotkeyTrigger({ keys: 'KEY_LEFTCTRL+KEY_K', action: 'engage', devices: [dev], reopenMs: 50, debounceMs: 0, callback: r.callback, logger });
+  // Not there at start: start() does not fail, the trigger keeps trying.
+  await t.start();
+  try {
+    assert.deepEqual(t.devices(), []);
+    await sleep(120);
+    mkfifo(dev);
+    let w = await openWriter(dev);
+    await w.write(keys([CTRL, 1], [K, 1]));
+    await r.waitFor(1);
+    assert.equal(r.calls[0]?.kind, 'engage');
+    // The device goes away with Ctrl+K held: the held keys are forgotten with it.
+    await w.close();
+    await sleep(100);
+    w = await openWriter(dev);
+    await w.write(keys([K, 1]));
+    await sleep(150);
+    assert.equal(r.calls.length, 1, 'keys held on a vanished device are not held any more');
+    await w.write(keys([K, 0], [CTRL, 1], [K, 1]));
+    await r.waitFor(2);
+    assert.ok(logger.lines.some((l) => l.level === 'warn' && l.msg?.includes('reopening')));
+    await w.close();
+  } finally {
+    await t.stop();
+    await drainReaders(dev);
+  }
+});
+
+test('debounce drops a second fire inside the window', async () => {
+  const dev = join(dir, 'kbd3');
+  mkfifo(dev);
+  const r = recorder();
+  const t = new HotkeyTrigger({ keys: 'KEY_LEFTCTRL+KEY_K', action: 'toggle', devices: [dev], reopenMs: 50, debounceMs: 400, callback: r.callback, logger: memoryLogger() });
+  await t.start();
+  const w = await openWriter(dev);
+  try {
+    await w.write(keys([CTRL, 1], [K, 1], [K, 0], [K, 1], [K, 0]));
+    await sleep(150);
+    assert.equal(r.calls.length, 1, 'a double press within 400 ms is one toggle');
+    await sleep(350);
+    await w.write(keys([K, 1]));
+    await r.waitFor(2);
+  } finally {
+    await w.close();
+    await t.stop();
+    await drainReaders(dev);
+  }
+});
+
+test('keyboards are found from their key bitmap in sysfs', async () => {
+  const sys = join(dir, 'sys');
+  const devRoot = join(dir, 'dev');
+  // A full keyboard (bits 1..127 and more), a mouse (buttons only: BTN_LEFT 0x110..), a power button (KEY_POWER).
+  const board = (name: string, bitmap: string): void => {
+    const caps = join(sys, 'devices', 'virtual', 'input', `input-${name}`, 'capabilities');
+    mkdirSync(caps, { recursive: true });
+    writeFileSync(join(caps, 'key'), `${bitmap}\n`);
+    // /sys/class/input/eventN/device -> the input device (a directory here; a symlink on a real host).
+    mkdirSync(join(sys, 'class', 'input', name), { recursive: true });
+    mkdirSync(join(sys, 'class', 'input', name, 'device', 'capabilities'), { recursive: true });
+    writeFileSync(join(sys, 'class', 'input', name, 'device', 'capabilities', 'key'), `${bitmap}\n`);
+  };
+  // Real bitmaps as the kernel prints them (most significant 64-bit word first, leading zero words dropped).
+  board('event3', '1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe');
+  board('event4', '1f0000 0 0 0 0');
+  board('event5', '10000000000000 0');
+  mkdirSync(join(sys, 'class', 'input', 'input3'), { recursive: true });
+  mkdirSync(join(devRoot, 'input'), { recursive: true });
+  assert.deepEqual(await findKeyDevices([CTRL, ALT, K], { sys, dev: devRoot }), [join(devRoot, 'input', 'event3')]);
+  assert.deepEqual(await findKeyDevices([116], { sys, dev: devRoot }), [join(devRoot, 'input', 'event3'), join(devRoot, 'input', 'event5')]);
+  const mouse = parseKeyBitmap('1f0000 0 0 0 0');
+  assert.ok(mouse(0x110) && mouse(0x114) && !mouse(0x115) && !mouse(K));
+
+  // The trigger reads the device it found: here a FIFO in the fixture's /dev.
+  const dev = join(devRoot, 'input', 'event3');
+  mkfifo(dev);
+  const r = recorder();
+  const t = new HotkeyTrigger({ keys: COMBO, action: 'engage', reopenMs: 50, debounceMs: 0, callback: r.callback, logger: memoryLogger(), sysRoot: sys, devRoot });
+  await t.start();
+  const w = await openWriter(dev);
+  try {
+    await w.write(keys([CTRL, 1], [ALT, 1], [K, 1]));
+    await r.waitFor(1);
+    assert.deepEqual(t.devices(), [dev]);
+    assert.equal(r.calls[0]?.trigger.detail, `${COMBO} on ${dev}`);
+  } finally {
+    await w.close();
+    await t.stop();
+    await drainReaders(dev);
+  }
+});
