@@ -26,7 +26,7 @@ test('create engages, remove releases, through fs.watch well before the poll', a
     assert.equal(engage?.kind, 'engage');
     assert.equal(engage?.trigger.source, 'file');
     assert.match(engage?.trigger.detail ?? '', /created/);
-    process.stdout.write(`# create -> engage callback: ${(engage!.at - t0).toFixed(1)} ms\n`);
+    process.stdout.write(`# create -> engage callback: ${(engage.at - t0).toFixed(1)} ms\n`);
     // Touching the file again is not a new transition.
     writeFileSync(path, 'again');
     await sleep(200);

@@ -17,7 +17,7 @@ export interface Recorder {
   waitFor(n: number, timeoutMs?: number): Promise<Call[]>;
 }
 
-export function recorder(result: (kind: TriggerAction) => Promise<unknown> = () => Promise.resolve()): Recorder {
+export function recorder(result: TriggerCallback = () => Promise.resolve()): Recorder {
   const calls: Call[] = [];
   let wake: (() => void) | undefined;
   return {
@@ -25,7 +25,7 @@ export function recorder(result: (kind: TriggerAction) => Promise<unknown> = () 
     callback: (kind, trigger) => {
       calls.push({ kind, trigger, at: performance.now() });
       wake?.();
-      return result(kind);
+      return result(kind, trigger);
     },
     async waitFor(n, timeoutMs = 5000) {
       const deadline = performance.now() + timeoutMs;
