@@ -8,6 +8,7 @@ import { Vigil } from '../../vigil.js';
 import { printJson } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 import { formatReport, validateKillswitch } from '../../killswitch/validate.js';
+import { killswitchTriggersCommand } from './killswitch-triggers.js';
 
 async function withEngine<T>(fn: (engine: KillswitchEngine) => Promise<T> | T): Promise<T> {
   const vigil = Vigil.open();
@@ -100,5 +101,6 @@ export function killswitchCommand(): Command {
         vigil.close();
       }
     });
+  ks.addCommand(killswitchTriggersCommand());
   return ks;
 }

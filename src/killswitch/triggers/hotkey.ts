@@ -41,6 +41,7 @@ class DeviceReader {
   /** Set when the combination fired; cleared when one of its keys is let go, so a held combo fires once. */
   private latched = false;
   private readonly framer = new InputEventFramer();
+  private lastError: string | undefined;
 
   constructor(
     readonly path: string,
@@ -58,6 +59,7 @@ class DeviceReader {
       fh = await open(this.path, 'r');
       if (!this.isRunning()) return;
       this.reading = true;
+      this.lastError = undefined;
       this.logger.info({ device: this.path }, 'hotkey trigger: reading');
       const buf = Buffer.alloc(INPUT_EVENT_SIZE * 64);
       while (this.isRunning()) {
@@ -67,7 +69,13 @@ class DeviceReader {
       }
       if (this.isRunning()) this.logger.warn({ device: this.path }, 'hotkey trigger: device closed; reopening');
     } catch (err) {
-      if (this.isRunning()) this.logger.debug({ device: this.path, err: err instanceof Error ? err.message : String(err) }, 'hotkey trigger: device unavailable; will retry');
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      // Retried every reopenMs: say it once per kind of failure, loudly when it is not just "not plugged in".
+      if (this.isRunning() && code !== this.lastError) {
+        const level = code === 'ENOENT' || code === 'ENODEV' ? 'info' : 'warn';
+        this.logger[level]({ device: this.path, err: err instanceof Error ? err.message : String(err) }, code === 'EACCES' ? 'hotkey trigger: no permission to read the device (run as root or add the user to the input group); will retry' : 'hotkey trigger: device unavailable; will retry');
+      }
+      this.lastError = code;
     } finally {
       await fh?.close().catch(() => undefined);
       // Keys held on a device that went away are not held any more.

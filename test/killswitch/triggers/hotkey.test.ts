@@ -4,7 +4,7 @@
  * keyboards found through a sysfs fixture tree.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,20 +146,22 @@ test('keyboards are found from their key bitmap in sysfs', async () => {
   const sys = join(dir, 'sys');
   const devRoot = join(dir, 'dev');
   // A full keyboard (bits 1..127 and more), a mouse (buttons only: BTN_LEFT 0x110..), a power button (KEY_POWER).
-  const board = (name: string, bitmap: string): void => {
-    const caps = join(sys, 'devices', 'virtual', 'input', `input-${name}`, 'capabilities');
-    mkdirSync(caps, { recursive: true });
-    writeFileSync(join(caps, 'key'), `${bitmap}\n`);
-    // /sys/class/input/eventN/device -> the input device (a directory here; a symlink on a real host).
-    mkdirSync(join(sys, 'class', 'input', name), { recursive: true });
-    mkdirSync(join(sys, 'class', 'input', name, 'device', 'capabilities'), { recursive: true });
-    writeFileSync(join(sys, 'class', 'input', name, 'device', 'capabilities', 'key'), `${bitmap}\n`);
+  // Laid out as the kernel does: /sys/class/input/eventN -> ../../devices/.../inputM/eventN, whose `device` link
+  // points up to inputM, which holds capabilities/key.
+  const board = (name: string, input: string, bitmap: string): void => {
+    const inputDir = join(sys, 'devices', 'platform', 'i8042', 'serio0', 'input', input);
+    mkdirSync(join(inputDir, 'capabilities'), { recursive: true });
+    mkdirSync(join(inputDir, name), { recursive: true });
+    writeFileSync(join(inputDir, 'capabilities', 'key'), `${bitmap}\n`);
+    symlinkSync('..', join(inputDir, name, 'device'));
+    mkdirSync(join(sys, 'class', 'input'), { recursive: true });
+    symlinkSync(join('..', '..', 'devices', 'platform', 'i8042', 'serio0', 'input', input, name), join(sys, 'class', 'input', name));
+    symlinkSync(join('..', '..', 'devices', 'platform', 'i8042', 'serio0', 'input', input), join(sys, 'class', 'input', input));
   };
   // Real bitmaps as the kernel prints them (most significant 64-bit word first, leading zero words dropped).
-  board('event3', '1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe');
-  board('event4', '1f0000 0 0 0 0');
-  board('event5', '10000000000000 0');
-  mkdirSync(join(sys, 'class', 'input', 'input3'), { recursive: true });
+  board('event3', 'input3', '1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe');
+  board('event4', 'input4', '1f0000 0 0 0 0');
+  board('event5', 'input5', '10000000000000 0');
   mkdirSync(join(devRoot, 'input'), { recursive: true });
   assert.deepEqual(await findKeyDevices([CTRL, ALT, K], { sys, dev: devRoot }), [join(devRoot, 'input', 'event3')]);
   assert.deepEqual(await findKeyDevices([116], { sys, dev: devRoot }), [join(devRoot, 'input', 'event3'), join(devRoot, 'input', 'event5')]);
