@@ -4,7 +4,7 @@
  * keyboards found through a sysfs fixture tree.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,9 @@ const COMBO = 'KEY_LEFTCTRL+KEY_LEFTALT+KEY_K';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-hotkey-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Ctrl+Alt+K, then A, as a real kernel's evdev wrote them (see record-evdev.ts); EV_MSC scan codes included. */
+const RECORDING = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'evdev-ctrl-alt-k.json'), 'utf8')) as { records: string[]; capabilitiesKey: string; device: string };
 
 const keys = (...seq: [number, 0 | 1 | 2][]): Buffer => encodeInputEvents(seq.flatMap(([code, value]) => keyRecords(code, value)));
 
@@ -47,6 +50,52 @@ test('the framer decodes records split at every byte position', () => {
     const out = [...f.push(bytes.subarray(0, cut)), ...f.push(bytes.subarray(cut))];
     assert.deepEqual(out, recs, `cut at ${cut}`);
     assert.equal(f.pending, 0);
+  }
+});
+
+test('a recording from a real kernel: Ctrl+Alt+K fires once, the A after it nothing; KEY_A fires on the A', async () => {
+  const bytes = Buffer.from(RECORDING.records.join(''), 'hex');
+  const decoded = new InputEventFramer().push(bytes);
+  assert.deepEqual(
+    decoded.filter((e) => e.type === 1).map((e) => `${e.code}:${e.value}`),
+    ['29:1', '56:1', '37:1', '37:0', '56:0', '29:0', '30:1', '30:0'],
+    'the layout (timeval of two i64, then u16 type, u16 code, i32 value) matches what the kernel wrote',
+  );
+  const has = parseKeyBitmap(RECORDING.capabilitiesKey);
+  assert.ok([CTRL, ALT, K, A, 88, 125].every(has), 'the real keyboard bitmap has Ctrl, Alt, K, A, F12, Meta');
+  assert.ok(!has(0x110), 'and no mouse button');
+
+  const dev = join(dir, 'recorded');
+  mkfifo(dev);
+  const combo = recorder();
+  const single = recorder();
+  const t1 = new HotkeyTrigger({ keys: COMBO, action: 'engage', devices: [dev], reopenMs: 50, debounceMs: 0, callback: combo.callback, logger: memoryLogger() });
+  const t2 = new HotkeyTrigger({ keys: 'KEY_A', action: 'release', devices: [dev], reopenMs: 50, debounceMs: 0, callback: single.callback, logger: memoryLogger() });
+  // One FIFO, two readers would split the bytes between them: each trigger gets the recording in turn.
+  await t1.start();
+  let w = await openWriter(dev);
+  try {
+    await writeSplit(w, bytes, 17);
+    await combo.waitFor(1);
+    await sleep(100);
+    assert.equal(combo.calls.length, 1);
+    assert.equal(combo.calls[0]?.kind, 'engage');
+  } finally {
+    await t1.stop();
+    await w.close();
+    await drainReaders(dev);
+  }
+  await t2.start();
+  w = await openWriter(dev);
+  try {
+    await writeSplit(w, bytes, 13);
+    await single.waitFor(1);
+    await sleep(100);
+    assert.equal(single.calls.length, 1);
+  } finally {
+    await t2.stop();
+    await w.close();
+    await drainReaders(dev);
   }
 });
 
@@ -158,8 +207,8 @@ test('keyboards are found from their key bitmap in sysfs', async () => {
     symlinkSync(join('..', '..', 'devices', 'platform', 'i8042', 'serio0', 'input', input, name), join(sys, 'class', 'input', name));
     symlinkSync(join('..', '..', 'devices', 'platform', 'i8042', 'serio0', 'input', input), join(sys, 'class', 'input', input));
   };
-  // Real bitmaps as the kernel prints them (most significant 64-bit word first, leading zero words dropped).
-  board('event3', 'input3', '1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe');
+  // Bitmaps as the kernel prints them (most significant 64-bit word first): event3 is the recorded AT keyboard's.
+  board('event3', 'input3', RECORDING.capabilitiesKey);
   board('event4', 'input4', '1f0000 0 0 0 0');
   board('event5', 'input5', '10000000000000 0');
   mkdirSync(join(devRoot, 'input'), { recursive: true });
