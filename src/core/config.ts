@@ -9,6 +9,8 @@ import { VigilError } from './errors.js';
 import type { VigilPaths } from './paths.js';
 // Type-only: the guard's rule shape is the contract config.yaml is validated against.
 import type { RuleCondition } from '../qmp/guard-table.js';
+// The kill switch's trigger schema is a leaf module (zod, croner, a key table): config.yaml is validated against it.
+import { triggersConfigSchema } from '../killswitch/triggers/config.js';
 import { formatProblem, issuesToProblems, parseYamlSource, positionIn, sortProblems } from './yaml-errors.js';
 
 const classSchema = z.enum(['dangerous', 'memory-dump', 'privileged', 'safe']);
@@ -94,6 +96,12 @@ export const configSchema = z.strictObject({
       rules: z.array(ruleSchema).default([]),
     })
     .default({ rules: [] }),
+  killswitch: z
+    .strictObject({
+      /** Triggers vigild starts: file, schedule, hotkey, gpio (docs/KILLSWITCH.md). */
+      triggers: triggersConfigSchema.optional(),
+    })
+    .optional(),
 });
 
 /** Validated host configuration. */

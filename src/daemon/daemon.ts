@@ -10,6 +10,7 @@ import { VigilError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ensurePrivateDir, resolvePaths, type VigilPaths } from '../core/paths.js';
 import { KillswitchEngine } from '../killswitch/engine.js';
+import { TriggerSet } from '../killswitch/triggers/set.js';
 import { readInventory } from '../sysfs/inventory.js';
 import { Vigil } from '../vigil.js';
 import { VmSupervisor } from '../vm/supervisor.js';
@@ -80,6 +81,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return undefined;
   });
   if (recovered) log.warn({ elapsedMs: Math.round(recovered.elapsedMs) }, 'kill switch recovered to engaged');
+  // The configured triggers (file, schedule, hotkey, GPIO) pull the same engine the API does.
+  const triggers = new TriggerSet(vigil.config.killswitch?.triggers ?? [], {
+    callback: (kind, trigger) => killswitch[kind](trigger),
+    logger: log.child({ mod: 'killswitch-trigger' }),
+    paths,
+  });
+  const failedTriggers = await triggers.start();
   const cfg = vigil.config.api;
   const api = await buildApi({
     killswitch,
@@ -110,12 +118,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   } catch (err) {
     unix?.close();
     await api.app.close();
+    await triggers.stop();
     await supervisor.stop();
     vigil.close();
     release();
     throw new VigilError('VIGIL_DAEMON', `cannot serve the API on ${cfg.host}:${port}${cfg.socket ? ` and ${cfg.socket}` : ''}: ${(err as Error).message}`, { cause: err });
   }
-  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl }, 'vigild ready');
+  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl, triggers: triggers.triggers.map((t) => t.name), failedTriggers }, 'vigild ready');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -137,6 +146,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     stop() {
       stopping ??= (async () => {
+        await triggers.stop();
         await new Promise<void>((r) => (unix ? unix.close(() => r()) : r()));
         await api.app.close();
         // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.

@@ -5,6 +5,9 @@
  * starts.
  */
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { Wallet } from 'ethers';
 import { silentLogger } from '../../src/core/log.js';
@@ -62,7 +65,7 @@ const readerKey = Wallet.createRandom().privateKey;
 
 before(async () => {
   h = await testHome();
-  h.write('config/config.yaml', 'qemu:\n  accel: tcg\n');
+  h.write('config/config.yaml', `qemu:\n  accel: tcg\nkillswitch:\n  triggers:\n    - { type: file, path: ${h.home}/ks.trigger, pollMs: 200 }\n`);
   vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
   vigil.add([h.write('ks.yaml', guestYaml(h, 'ks', GADGETS))]);
   const access = new AccessRepo(vigil.db);
@@ -121,6 +124,24 @@ test('an engage from another process at the same moment is coalesced: one cut, o
   const dels = vigil.audit.query({ command: 'device_del', since });
   assert.equal(dels.length, 2, 'one device_del per USB device');
   assert.equal((await admin.call('POST', '/killswitch/release', {})).body.state, 'armed');
+});
+
+test("vigild starts the configured triggers: the trigger file's creation engages, its removal releases", async () => {
+  const ready = daemon.logs.find((l) => l.msg === 'vigild ready');
+  assert.deepEqual(ready?.triggers, [`file:${h.home}/ks.trigger`]);
+  const state = async (want: string): Promise<void> => {
+    for (let i = 0; i < 100 && new KillswitchRepo(vigil.db).get('default').state !== want; i++) await sleep(50);
+    assert.equal(new KillswitchRepo(vigil.db).get('default').state, want);
+  };
+  writeFileSync(join(h.home, 'ks.trigger'), '');
+  await state('engaged');
+  const engaged = new KillswitchRepo(vigil.db).get('default');
+  assert.equal(engaged.trigger?.source, 'file');
+  assert.equal(engaged.report?.vms[0]?.monitor, 'held');
+  assert.ok(!(await peripherals()).includes('kbd0'));
+  rmSync(join(h.home, 'ks.trigger'));
+  await state('armed');
+  assert.ok((await peripherals()).includes('kbd0'));
 });
 
 test('vigild finishes an engage that a crash interrupted before it serves anything', async () => {

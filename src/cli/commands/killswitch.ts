@@ -12,6 +12,7 @@ import { printJson } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 import { formatReport, validateKillswitch } from '../../killswitch/validate.js';
 import { addKillswitchDiagnostics } from './killswitch-diag.js';
+import { killswitchTriggersCommand } from './killswitch-triggers.js';
 
 async function withEngine<T>(fn: (engine: KillswitchEngine) => Promise<T> | T): Promise<T> {
   const vigil = Vigil.open();
@@ -105,5 +106,6 @@ export function killswitchCommand(): Command {
       }
     });
   addKillswitchDiagnostics(ks);
+  ks.addCommand(killswitchTriggersCommand());
   return ks;
 }
