@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   VIGIL_QEMU_START: 'QEMU refused to start the VM; its own error message is included.',
   VIGIL_SOCKET_IN_USE: "A VM's socket path is already in use by a live process.",
   VIGIL_HOST_NET: "The host network setup a NIC needs (a bridge port's VLAN, a VF's MAC and VLAN, a macvtap's VLAN) is missing or failed; the message says what to fix.",
+  VIGIL_VMI_BTF: "The guest kernel's BTF type information is missing, malformed or lacks a needed type; supply the kernel's BTF or vmlinux.",
+  VIGIL_VMI_KERNEL: 'The guest kernel could not be identified in memory (no VMCOREINFO, a DTB or task list that does not hold together); the message says what to supply.',
   VIGIL_DISK_MISSING: 'A disk image, kernel, initrd or firmware file named in the definition does not exist.',
   VIGIL_DAEMON: 'vigild could not start (another instance runs, or its directories are unusable).',
   VIGIL_GUEST_BUILD: 'The test guest (kernel + initramfs) could not be built from Debian packages.',

@@ -1,0 +1,64 @@
+/**
+ * VMCOREINFO, the text the kernel keeps for crash dump tools (`OSRELEASE=...`, `PAGESIZE=`, `KERNELOFFSET=`,
+ * `SYMBOL(name)=hex`, `NUMBER(name)=dec`, `OFFSET(struct.member)=`, `SIZE(struct)=`), found in guest RAM and parsed.
+ */
+import { VigilError } from '../../../core/errors.js';
+import { findAll, type RamSource } from './scan.js';
+
+/** The parsed note. Symbol addresses are the running kernel's (KASLR applied). */
+export interface VmcoreInfo {
+  osRelease: string;
+  pageSize: number;
+  /** The KASLR slide of the kernel image. */
+  kernelOffset: bigint;
+  symbols: Map<string, bigint>;
+  numbers: Map<string, bigint>;
+  offsets: Map<string, number>;
+  sizes: Map<string, number>;
+  /** Every line as written. */
+  raw: Map<string, string>;
+}
+
+const MAX_NOTE = 8192;
+
+/** Parses VMCOREINFO text; undefined when it lacks what every x86-64 kernel writes. */
+export function parseVmcoreinfo(text: string): VmcoreInfo | undefined {
+  const raw = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) raw.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  const osRelease = raw.get('OSRELEASE');
+  const pageSize = Number(raw.get('PAGESIZE'));
+  if (!osRelease || !Number.isInteger(pageSize) || pageSize <= 0) return undefined;
+  const info: VmcoreInfo = { osRelease, pageSize, kernelOffset: 0n, symbols: new Map(), numbers: new Map(), offsets: new Map(), sizes: new Map(), raw };
+  try {
+    info.kernelOffset = BigInt(`0x${raw.get('KERNELOFFSET') ?? '0'}`);
+    for (const [key, value] of raw) {
+      const m = /^(SYMBOL|NUMBER|OFFSET|SIZE)\((.+)\)$/.exec(key);
+      if (!m) continue;
+      const [, kind, name] = m as unknown as [string, string, string];
+      if (kind === 'SYMBOL') info.symbols.set(name, BigInt(`0x${value}`));
+      else if (kind === 'NUMBER') info.numbers.set(name, BigInt(value));
+      else if (kind === 'OFFSET') info.offsets.set(name, Number(value));
+      else info.sizes.set(name, Number(value));
+    }
+  } catch {
+    return undefined;
+  }
+  return info;
+}
+
+/**
+ * Scans `ram` for VMCOREINFO. The kernel keeps the text twice (its buffer and the ELF note); any copy that
+ * parses and names `init_top_pgt` will do, and all must agree on the release.
+ */
+export async function locateVmcoreinfo(ram: RamSource): Promise<VmcoreInfo> {
+  for await (const offset of findAll(ram, Buffer.from('OSRELEASE='))) {
+    const bytes = await ram.read(offset, Math.min(MAX_NOTE, ram.size - offset));
+    const end = bytes.indexOf(0);
+    const info = parseVmcoreinfo(bytes.toString('latin1', 0, end === -1 ? bytes.length : end));
+    if (info?.symbols.has('init_top_pgt')) return info;
+  }
+  throw new VigilError('VIGIL_VMI_KERNEL', 'no VMCOREINFO in guest memory: the kernel may be built without CONFIG_CRASH_CORE, or still booting; supply a vmlinux (or System.map) for its symbols', {});
+}
