@@ -119,6 +119,13 @@ export class GuestMemory {
     this.record({ ...base, reason, outcome: 'ok', durationMs: performance.now() - started });
   }
 
+  /** Records a bulk copy of guest memory (a dump) in the audit sinks, as QMP's pmemsave is: class memory-dump, with its purpose. */
+  recordDump(command: string, args: Record<string, unknown>, purpose: string | undefined, outcome: 'ok' | 'failed', durationMs: number, error?: string): void {
+    const vm = this.auditTo?.vm ?? 'unknown';
+    const principal = this.auditTo?.principal ?? 'unknown';
+    this.record({ time: new Date(), vm, principal, command, args, class: 'memory-dump', reason: 'it copies guest physical memory, which may hold secrets', purpose: purpose ?? 'unspecified', outcome, error, durationMs });
+  }
+
   /** Unsigned 8-bit value at `pa`. */
   async readU8(pa: number | bigint): Promise<number> {
     return (await this.readPhys(pa, 1)).readUInt8(0);
