@@ -166,6 +166,20 @@ describe('page walker (synthetic tables)', () => {
     assert.equal(vm.stats().entries, 0);
   });
 
+  it('cold walks share page-table pages: 512 addresses under one page table cost 4 table reads, not 2048', async () => {
+    const img7 = new Image();
+    const root = img7.table();
+    const base = 0xffff_8880_2000_0000n;
+    for (let i = 0; i < 512; i++) map(img7, root, base + BigInt(i) * 4096n, 0x100000 + i * 4096, 1, P | RW);
+    const vm = new VirtualMemory(img7);
+    for (let i = 0; i < 512; i++) assert.equal(await vm.toPhys(base + BigInt(i) * 4096n + 7n, BigInt(root)), 0x100000 + i * 4096 + 7);
+    assert.equal(img7.reads, 4);
+    const bare = new VirtualMemory(img7, 4, 1 << 16, 0);
+    const before = img7.reads;
+    for (let i = 0; i < 512; i++) await bare.toPhys(base + BigInt(i) * 4096n, BigInt(root));
+    assert.equal(img7.reads - before, 2048);
+  });
+
   it('a read that faults on its second page names that page', async () => {
     const img6 = new Image();
     const root = img6.table();

@@ -25,7 +25,7 @@ export class ProcMemBackend implements MemoryBackend {
     private readonly hva: ReadonlyMap<number, number>,
   ) {
     this.fd = fd;
-    this.capabilities = { read: true, write: writable, whileRunning: true, needsPtrace: true, roms: true, maxTransfer: 8 << 20 };
+    this.capabilities = { read: true, write: writable, whileRunning: true, needsPtrace: true, roms: true, maxTransfer: 1 << 20 };
   }
 
   /** Opens QEMU `pid`'s memory and asks QEMU (raw channel) where each range of `map` lives in it. */

@@ -31,7 +31,7 @@ export class RamFileBackend implements MemoryBackend {
       });
     }
     this.size = fstatSync(this.fd).size;
-    this.capabilities = { read: true, write: writable, whileRunning: true, needsPtrace: false, roms: false, maxTransfer: 8 << 20 };
+    this.capabilities = { read: true, write: writable, whileRunning: true, needsPtrace: false, roms: false, maxTransfer: 1 << 20 };
   }
 
   /** Only ranges of its own block. */

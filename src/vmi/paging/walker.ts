@@ -34,11 +34,6 @@ export const LEVEL_NAMES: Readonly<Record<number, string>> = { 5: 'PML5E', 4: 'P
 
 /** Bits 51:12 of an entry or of CR3: the physical frame. */
 export const ADDR_MASK = 0x000f_ffff_ffff_f000n;
-const P = 1n;
-const RW = 1n << 1n;
-const US = 1n << 2n;
-const PS = 1n << 7n;
-const NX = 1n << 63n;
 const MASK_64 = (1n << 64n) - 1n;
 
 /** The table base CR3 points at (PCID bits 11:0 and the no-flush bit 63 dropped). */
@@ -66,36 +61,47 @@ export function faultError(va: bigint, dtb: bigint, why: string, level?: number)
   });
 }
 
-/** Walks the tables under `dtb` for `va`; throws VIGIL_VMI_PAGE_FAULT when an entry on the way is not present. */
+/** Bits 51:32 of an entry's frame, from its high 32-bit half. */
+const HI_FRAME = 0xfffff;
+const TWO_32 = 2 ** 32;
+
+/**
+ * Walks the tables under `dtb` for `va`; throws VIGIL_VMI_PAGE_FAULT when an entry on the way is not present.
+ * Entries are decoded from their two 32-bit halves as Numbers (a bigint per bit test costs several times more);
+ * each entry's full value is kept as a bigint for the report.
+ */
 export async function walk(mem: PhysReader, va: number | bigint, dtb: bigint, levels: PagingLevels = 4, scratch: Buffer = Buffer.allocUnsafe(8)): Promise<Translation> {
   const v = toVa(va);
   if (!isCanonical(v, levels)) throw faultError(v, dtb, `not canonical for ${levels}-level paging`);
+  // Bits 56:0 of the address as a Number are exact (< 2^53 after dropping the low 12 bits, which are added back).
+  const vpn = Number((v >> 12n) & 0x1f_ffff_ffff_ffffn);
+  const low12 = Number(v & 0xfffn);
   let table = dtbBase(dtb);
   let writable = true;
   let user = true;
   let nx = false;
   const entries: Translation['entries'] = [];
   for (let level: number = levels; level >= 1; level--) {
-    const shift = 12n + 9n * BigInt(level - 1);
-    const index = Number((v >> shift) & 0x1ffn);
+    const index = Math.floor(vpn / 2 ** (9 * (level - 1))) % 512;
     const entryPa = table + index * 8;
     await mem.readPhysInto(entryPa, scratch);
-    const e = scratch.readBigUInt64LE(0);
-    entries.push({ level, pa: entryPa, value: e });
-    if ((e & P) === 0n) throw faultError(v, dtb, `${LEVEL_NAMES[level] ?? 'entry'} at 0x${entryPa.toString(16)} is not present`, level);
-    writable &&= (e & RW) !== 0n;
-    user &&= (e & US) !== 0n;
-    nx ||= (e & NX) !== 0n;
+    const lo = scratch.readUInt32LE(0);
+    const hi = scratch.readUInt32LE(4);
+    entries.push({ level, pa: entryPa, value: scratch.readBigUInt64LE(0) });
+    if ((lo & 1) === 0) throw faultError(v, dtb, `${LEVEL_NAMES[level] ?? 'entry'} at 0x${entryPa.toString(16)} is not present`, level);
+    writable &&= (lo & 2) !== 0;
+    user &&= (lo & 4) !== 0;
+    nx ||= hi >>> 31 === 1;
+    const frameHi = (hi & HI_FRAME) * TWO_32;
     // PS in a PDPTE maps a 1 GiB page, in a PDE a 2 MiB page; in a PML4E/PML5E it is reserved.
-    if ((level === 3 || level === 2) && (e & PS) !== 0n) {
+    if ((level === 3 || level === 2) && (lo & 0x80) !== 0) {
       const pageSize = level === 3 ? 1 << 30 : 1 << 21;
-      const frameMask = ADDR_MASK & ~BigInt(pageSize - 1);
-      const pageBase = Number(e & frameMask);
-      const offset = Number(v & BigInt(pageSize - 1));
+      // Bits below the page size (PAT at bit 12 included) are not part of the frame.
+      const pageBase = frameHi + (lo - (lo % pageSize));
+      const offset = ((vpn % (pageSize / 4096)) * 4096) + low12;
       return { va: v, pa: pageBase + offset, pageBase, pageSize, writable, user, nx, entries };
     }
-    table = Number(e & ADDR_MASK);
+    table = frameHi + ((lo & 0xfffff000) >>> 0);
   }
-  const offset = Number(v & 0xfffn);
-  return { va: v, pa: table + offset, pageBase: table, pageSize: 4096, writable, user, nx, entries };
+  return { va: v, pa: table + low12, pageBase: table, pageSize: 4096, writable, user, nx, entries };
 }
