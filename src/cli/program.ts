@@ -8,6 +8,7 @@ import { keyCommands } from './commands/keys.js';
 import { killswitchCommand } from './commands/killswitch.js';
 import { qmpCommand } from './commands/qmp.js';
 import { vmCommand } from './commands/vm.js';
+import { vmiCommand } from './commands/vmi.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './output.js';
 import { VERSION } from '../version.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(importCommand());
   program.addCommand(devicesCommand());
   program.addCommand(killswitchCommand());
+  program.addCommand(vmiCommand());
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of keyCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();

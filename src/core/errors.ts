@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
   VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
   VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
+  VIGIL_VMI_HOLE: 'A guest-physical address is not backed by guest RAM (a hole such as the PCI window); the message names the address.',
+  VIGIL_VMI_PAGE_FAULT: 'A guest-virtual address does not translate under the given DTB (a non-present or non-canonical entry); the message names the level.',
+  VIGIL_VMI_BACKEND: 'The guest-memory backend cannot do this (no RAM file, no ptrace rights, read-only backend, short read).',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 
