@@ -32,6 +32,9 @@ export interface KillswitchEngineOptions {
   inventory?: () => Promise<Inventory | undefined>;
   /** The switch's name in the store (one switch per host today). */
   name?: string;
+  // --- Optional extensions (guardian, hooks, hot-plug): absent, the engine behaves as before. ---
+  /** Keeps only the VM plans for which it returns true (the guardian: `failsafe` VMs only). */
+  planFilter?: (plan: VmPlan) => boolean;
 }
 
 /** The switch as `status` reports it. */
@@ -75,12 +78,12 @@ export class KillswitchEngine {
       }
       try {
         const plan = planVm({ name: record.name, definition }, inventory);
-        if (plan) vms.push(plan);
+        if (plan && (this.opts.planFilter?.(plan) ?? true)) vms.push(plan);
       } catch (err) {
         const section = definition.killswitch;
         if (!section) continue;
         const fallback = planVm({ name: record.name, definition: { ...definition, killswitch: { ...section, devices: 'all' } } }, inventory);
-        if (fallback) vms.push({ ...fallback, problem: `${toVigilError(err).message}; cutting every device instead` });
+        if (fallback && (this.opts.planFilter?.(fallback) ?? true)) vms.push({ ...fallback, problem: `${toVigilError(err).message}; cutting every device instead` });
       }
     }
     return { vms };
