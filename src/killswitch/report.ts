@@ -1,4 +1,5 @@
 /** What an engage or release did, device by device: persisted with the state and written to the audit log. */
+import type { HookResult } from './hooks.js';
 import type { Plan, PlannedDevice } from './plan.js';
 import type { EscalationStep } from './section.js';
 
@@ -41,6 +42,8 @@ export interface VmOutcome {
   resumed?: boolean;
   elapsedMs: number;
   error?: string;
+  /** The device hooks that ran (pre_detach on engage, post_attach on release). */
+  hooks?: HookResult[];
 }
 
 /** A whole engage or release. */

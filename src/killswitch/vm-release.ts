@@ -5,6 +5,7 @@
 import { toVigilError } from '../core/errors.js';
 import { qomList, setLink } from '../qmp/commands.js';
 import type { KillswitchChannel } from './channel.js';
+import type { DeviceHooks, HookResult } from './hooks.js';
 import { deviceOutcomeTimer, type DeviceOutcome, type VmOutcome } from './report.js';
 
 /** What releasing a VM needs from the outside. */
@@ -12,6 +13,8 @@ export interface VmReleaseContext {
   livePid(): number | undefined;
   open(timeoutMs: number): Promise<KillswitchChannel>;
   markRunning(reason: string): void;
+  /** Per-device hooks (optional): post_attach runs after each device is back. */
+  hooks?: DeviceHooks;
 }
 
 /** Host devices: the guard refuses their device_add unless told; the kill switch is the one path allowed to. */
@@ -56,6 +59,7 @@ export async function releaseVm(engaged: VmOutcome, ctx: VmReleaseContext, unres
     return finish();
   }
   let ch: KillswitchChannel | undefined;
+  const hooks: Promise<HookResult>[] = [];
   try {
     ch = await ctx.open(5000);
     const open = ch;
@@ -64,6 +68,14 @@ export async function releaseVm(engaged: VmOutcome, ctx: VmReleaseContext, unres
       const r = await restore(open, d, present);
       out.devices.push(r);
       if (r.outcome === 'failed') unrestored.push(`${engaged.vmName}/${d.device.deviceId}: ${r.error ?? 'failed'}`);
+      if (r.outcome === 'attached' || r.outcome === 'link-up') {
+        try {
+          const hook = ctx.hooks?.start('post_attach', d.device);
+          if (hook) hooks.push(hook.done);
+        } catch {
+          // a hook that cannot start is not a failed restore
+        }
+      }
     }
     if (engaged.pausedByKillswitch) {
       await open.qmp.execute('cont');
@@ -76,5 +88,6 @@ export async function releaseVm(engaged: VmOutcome, ctx: VmReleaseContext, unres
   } finally {
     await ch?.close().catch(() => undefined);
   }
-  return finish();
+  const result = finish();
+  return hooks.length > 0 ? { ...result, hooks: await Promise.all(hooks) } : result;
 }
