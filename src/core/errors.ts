@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
   VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
   VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
+  VIGIL_DEVICE_BLOCKED: 'A host device plugged while the kill switch was engaged is blocked; Vigil attaches it to no VM until it is unblocked.',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 

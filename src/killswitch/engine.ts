@@ -19,6 +19,7 @@ import { KillswitchRepo, type SwitchRecord } from './repo.js';
 import type { SwitchReport, Trigger } from './report.js';
 import { assertTransition, type KillswitchState } from './states.js';
 import { hostDeviceHooks, type DeviceHooks } from './hooks.js';
+import { blockedAttachGuard, type ReleaseAttachGuard } from './hotplug/blocked.js';
 import { engageVm, liveQemu } from './vm-engage.js';
 import { releaseVm } from './vm-release.js';
 
@@ -38,6 +39,8 @@ export interface KillswitchEngineOptions {
   planFilter?: (plan: VmPlan) => boolean;
   /** Per-device hooks; default: those of the host file `<config>/killswitch.yaml`, read at each operation. */
   hooks?: DeviceHooks;
+  /** What release must not re-attach; default: the hot-plug watch's blocked devices (sysfs root `/`). */
+  attachGuard?: ReleaseAttachGuard;
 }
 
 /** The switch as `status` reports it. */
@@ -230,11 +233,13 @@ export class KillswitchEngine {
     try {
       const guard = this.guard();
       const hooks = this.hooks(trigger);
+      const attachGuard = this.opts.attachGuard ?? blockedAttachGuard(this.opts.paths, this.opts.logger);
+      attachGuard.beforeRelease();
       report.vms = await Promise.all(
         engaged.vms.map((vmOutcome) =>
           releaseVm(
             vmOutcome,
-            { ...this.vmContext(vmOutcome.vmName, guard), markRunning: (reason) => this.record(() => this.opts.vms.markRunState(vmOutcome.vmName, 'running', reason)), hooks },
+            { ...this.vmContext(vmOutcome.vmName, guard), markRunning: (reason) => this.record(() => this.opts.vms.markRunState(vmOutcome.vmName, 'running', reason)), hooks, refusal: (d) => attachGuard.refusal(d) },
             unrestored,
           ),
         ),

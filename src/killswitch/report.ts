@@ -15,11 +15,11 @@ export interface Trigger {
 /**
  * One device's outcome. Engage: detached (DEVICE_DELETED seen), absent (already gone), link-down, unconfirmed
  * (no confirmation by the deadline: the VM was escalated), failed. Release: attached, link-up, still-attached (it
- * was never removed), failed.
+ * was never removed), failed, blocked (not re-attached: it would take a host device plugged while engaged).
  */
 export interface DeviceOutcome {
   device: PlannedDevice;
-  outcome: 'detached' | 'absent' | 'link-down' | 'unconfirmed' | 'failed' | 'attached' | 'link-up' | 'still-attached';
+  outcome: 'detached' | 'absent' | 'link-down' | 'unconfirmed' | 'failed' | 'attached' | 'link-up' | 'still-attached' | 'blocked';
   elapsedMs: number;
   error?: string;
 }
