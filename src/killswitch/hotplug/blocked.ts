@@ -117,7 +117,7 @@ function blockedTarget(blocked: readonly BlockedDevice[], target: { vendor?: str
 /** The reason the kill switch must not re-attach `device` (a usb-host or vfio-pci that would take a blocked device). */
 export function refusalFor(blocked: readonly BlockedDevice[], device: PlannedDevice): string | undefined {
   const p = device.props;
-  const str = (k: string): string | undefined => (typeof p[k] === 'string' ? (p[k]) : undefined);
+  const str = (k: string): string | undefined => (typeof p[k] === 'string' ? p[k] : undefined);
   let hit: BlockedDevice | undefined;
   if (device.kind === 'usb') {
     const bus = str('hostbus');

@@ -5,12 +5,16 @@
  * and a restart of vigild, a second SIGKILL is handled again.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../../src/core/log.js';
 import { KillswitchEngine } from '../../../src/killswitch/engine.js';
+import { killswitchHostFile } from '../../../src/killswitch/host-file.js';
+import { BlockedDevices, usbAuthorizedPath } from '../../../src/killswitch/hotplug/blocked.js';
 import { QmpClient } from '../../../src/qmp/client.js';
 import { qomList, queryPci, type QmpPciDevice } from '../../../src/qmp/commands.js';
 import { Vigil } from '../../../src/vigil.js';
+import { plugUsbDevice, sysfsFixture } from '../../helpers/sysfs-fixture.js';
 import { guestYaml, testHome, type TestHome } from '../../helpers/vigil-home.js';
 import { startVigild, type Vigild } from '../../helpers/vigild.js';
 import { startGuardianProcess, type GuardianProcess } from './guardian-process.js';
@@ -43,6 +47,7 @@ killswitch:
 let h: TestHome;
 let vigil: Vigil;
 let guardian: GuardianProcess;
+let root: string;
 
 async function withQmp<T>(vm: string, fn: (c: QmpClient) => Promise<T>): Promise<T> {
   const c = new QmpClient();
@@ -77,8 +82,12 @@ before(async () => {
   vigil.add([h.write('fs.yaml', guestYaml(h, 'fs', FAILSAFE))]);
   vigil.add([h.write('other.yaml', OTHER)]);
   await Promise.all([vigil.start('fs'), vigil.start('other')]);
-  guardian = startGuardianProcess(h.env);
+  root = sysfsFixture();
+  mkdirSync(h.paths.config, { recursive: true });
+  writeFileSync(killswitchHostFile(h.paths), 'hotplug:\n  rules: [class:camera]\n  rescan_ms: 100\n');
+  guardian = startGuardianProcess({ ...h.env, VIGIL_SYSFS_ROOT: root });
   await guardian.waitForLog((l) => l.msg === 'vigil-guardian ready');
+  await guardian.waitForLog((l) => l.msg === 'hot-plug watch started');
 });
 
 after(() => {
@@ -128,6 +137,11 @@ async function killAndExpectEngage(round: number): Promise<number> {
 
 test('SIGKILL of vigild: the guardian cuts the failsafe VM, engages, audits; after release and restart, again', async () => {
   await killAndExpectEngage(1);
+  // Engaged with vigild dead: the guardian's hot-plug watch blocks a camera plugged now.
+  plugUsbDevice(root, { name: '1-4.4', devnum: 30, vendor: '1234', product: '5678', interfaces: [{ id: '1.0', class: '0e', subclass: '01', protocol: '00' }] });
+  await guardian.waitForLog((l) => l.msg === 'kill switch engaged: new device blocked' && l.device === 'usb:1-4.4', 10000);
+  assert.deepEqual(new BlockedDevices(vigil.paths).list().map((b) => `${b.id}:${b.rule}:${b.deauthorized}`), ['usb:1-4.4:class:camera:true']);
+  assert.equal(readFileSync(usbAuthorizedPath(root, { bus: 1, port: '4.4' }), 'utf8'), '0\n');
   const released = await engineFor().release({ source: 'test' });
   assert.deepEqual(released.unrestored, []);
   assert.ok((await peripherals('fs')).includes('kbd0'));
