@@ -42,6 +42,11 @@ export async function onVigildDeath(options: Pick<GuardianOptions, 'failsafe' | 
     return undefined;
   }
   const trigger = { source: 'guardian', principal: 'vigil:guardian', detail };
+  if (state === 'armed' && (await options.failsafe.plan()).vms.length === 0) {
+    // Nothing is marked failsafe: flipping the switch to engaged would cut nothing and only need a release.
+    options.logger.warn({ pid: death.pid }, 'vigild died without a clean shutdown; no VM is marked failsafe');
+    return undefined;
+  }
   options.logger.error({ pid: death.pid, how: death.how, state }, 'vigild died without a clean shutdown: engaging the kill switch');
   return state === 'armed' ? options.failsafe.engage(trigger) : options.full.engage({ ...trigger, detail: `${detail}; found ${state}` });
 }

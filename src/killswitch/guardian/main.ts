@@ -5,6 +5,7 @@
  */
 import { createLogger } from '../../core/log.js';
 import { toVigilError } from '../../core/errors.js';
+import { readInventory } from '../../sysfs/inventory.js';
 import { Vigil } from '../../vigil.js';
 import { KillswitchEngine } from '../engine.js';
 import { killswitchHostSchema, loadKillswitchHostConfig, type HotplugPolicy } from '../host-file.js';
@@ -15,7 +16,10 @@ import { startGuardian } from './guardian.js';
 const log = createLogger({ name: 'vigil-guardian' });
 try {
   const vigil = Vigil.open({ logger: log, principal: 'vigil:guardian' });
-  const base = { db: vigil.db, vms: vigil.vms, audit: vigil.audit, paths: vigil.paths, logger: log };
+  const root = process.env.VIGIL_SYSFS_ROOT ?? '/';
+  // The inventory gives host passthrough devices their class, so that `class:` selectors cut them.
+  const inventory = (): ReturnType<typeof readInventory> => readInventory(root);
+  const base = { db: vigil.db, vms: vigil.vms, audit: vigil.audit, paths: vigil.paths, logger: log, inventory };
   const full = new KillswitchEngine(base);
   const guardian = startGuardian({
     runtimeDir: vigil.paths.runtime,
@@ -32,7 +36,6 @@ try {
     log.error({ err: String(err) }, 'killswitch.yaml is invalid; hot-plug watch with the default policy');
     policy = killswitchHostSchema.parse({}).hotplug;
   }
-  const root = process.env.VIGIL_SYSFS_ROOT ?? '/';
   const watcher = new HotplugWatcher({
     paths: vigil.paths,
     audit: vigil.audit,
