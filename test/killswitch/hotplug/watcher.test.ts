@@ -5,7 +5,8 @@
  * release does not re-attach a usb-host that would take one, unless the host file says `on_release: allow`.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isVigilError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/log.js';
@@ -156,4 +157,39 @@ test('release leaves out the usb-host that would take a blocked device; with on_
   assert.deepEqual(blocked().list(), []);
   for (const port of ['2', '4.5']) assert.equal(readFileSync(usbAuthorizedPath(root, { bus: 1, port }), 'utf8'), '1\n');
   assert.ok((await peripherals()).includes('cam0'));
+});
+
+test('a device judged again when its interfaces appear after it (the camera interface comes late)', async () => {
+  await engine.engage({ source: 'test' });
+  plugUsbDevice(root, { name: '1-4.7', devnum: 40, vendor: '9999', product: '0001', interfaces: [] });
+  assert.deepEqual(await watcher.scan(), [], 'no interface yet: class other, no rule');
+  const link = join(root, 'sys/bus/usb/devices/1-4.7');
+  const iface = join(resolve(dirname(link), readlinkSync(link)), '1-4.7:1.0');
+  mkdirSync(iface);
+  for (const [f, v] of [['bInterfaceClass', '0e'], ['bInterfaceSubClass', '01'], ['bInterfaceProtocol', '00']] as const) writeFileSync(join(iface, f), `${v}\n`);
+  const found = await watcher.scan();
+  assert.deepEqual(found.map((b) => `${b.id}:${b.rule}`), ['usb:1-4.7:class:camera']);
+  await engine.release({ source: 'test' });
+});
+
+test('a kernel uevent from udevadm triggers the rescan at once (udevadm stand-in: this host has none)', async () => {
+  // The stand-in prints one event in udevadm's format half a second after it starts, then idles.
+  const bin = join(h.home, 'udevadm');
+  writeFileSync(bin, `#!/bin/sh\nsleep 0.5\nprintf 'monitor will print the received events for:\\nKERNEL - the kernel uevent\\n\\nKERNEL[5.1] add      /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4.8 (usb)\\nACTION=add\\nDEVTYPE=usb_device\\n\\n'\nexec sleep 60\n`);
+  chmodSync(bin, 0o755);
+  await watcher.stop(); // the shared watcher's 100 ms rescan would find the device first
+  await engine.engage({ source: 'test' });
+  const policy = { ...loadKillswitchHostConfig(vigil.paths).hotplug, rescan_ms: 60000 };
+  const w = new HotplugWatcher({ paths: vigil.paths, audit: vigil.audit, logger: silentLogger, state: () => engine.status().state, rules: () => hotplugRules([], ['class:camera']), policy, root, udevadm: bin });
+  const started = await w.start();
+  assert.equal(started.udev, true);
+  try {
+    plugUsbDevice(root, camera('1-4.8', 41, 'abcd', '0001'));
+    // The periodic rescan is a minute away: only the event can find it this soon.
+    const hit = await until(() => blocked().list().find((b) => b.id === 'usb:1-4.8'), 'the uevent-triggered rescan blocks the camera', 5000);
+    assert.equal(hit.source, 'udev');
+  } finally {
+    await w.stop();
+    await engine.release({ source: 'test' });
+  }
 });
