@@ -97,7 +97,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     throw new VigilError('VIGIL_DAEMON', `cannot serve the API on ${cfg.host}:${port}${cfg.socket ? ` and ${cfg.socket}` : ''}: ${(err as Error).message}`, { cause: err });
   }
   // Last, once everything is up: the guardian's watch starts here (see src/killswitch/guardian/).
-  const liveness = await startLiveness(paths.runtime);
+  const liveness = await startLiveness(paths.runtime, log);
   log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl }, 'vigild ready');
 
   let stopping: Promise<void> | undefined;

@@ -6,6 +6,7 @@
 import { rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Logger } from '../core/log.js';
 
 /** The socket vigild listens on while alive (in the runtime directory). */
 export const LIVENESS_SOCKET = 'vigild.live.sock';
@@ -17,8 +18,11 @@ export interface Liveness {
   markCleanAndClose(): Promise<void>;
 }
 
-/** Starts listening; each guardian that connects is told vigild's pid and then held open. */
-export async function startLiveness(runtimeDir: string): Promise<Liveness> {
+/**
+ * Starts listening; each guardian that connects is told vigild's pid and then held open. Never throws: without the
+ * socket the guardian still sees a death through the pidfile (polled), only later, so vigild starts anyway.
+ */
+export async function startLiveness(runtimeDir: string, logger?: Logger): Promise<Liveness> {
   const socketPath = join(runtimeDir, LIVENESS_SOCKET);
   const marker = join(runtimeDir, CLEAN_STOP_MARKER);
   rmSync(marker, { force: true });
@@ -30,11 +34,17 @@ export async function startLiveness(runtimeDir: string): Promise<Liveness> {
     s.on('error', () => undefined);
     s.write(`${process.pid}\n`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  chmodSync(socketPath, 0o600);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    chmodSync(socketPath, 0o600);
+  } catch (err) {
+    server.close();
+    logger?.error({ err: String(err), socket: socketPath }, 'liveness socket not served; the guardian falls back to polling the pidfile');
+    return { markCleanAndClose: () => Promise.resolve(writeFileSync(marker, `${process.pid}\n`, { mode: 0o600 })) };
+  }
   return {
     async markCleanAndClose() {
       // The marker first: a guardian that sees the socket close then finds it and stands down.

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startLiveness } from '../../../src/daemon/liveness.js';
 import { watchVigild, type VigildEvent } from '../../../src/killswitch/guardian/watch.js';
 
 const CHILD = fileURLToPath(new URL('./liveness-child.ts', import.meta.url));
@@ -94,4 +95,13 @@ test('a pidfile naming a dead process, with no marker, is a death seen without a
   await new Promise((r) => setTimeout(r, 200));
   watch2.stop();
   assert.deepEqual(events2, [{ kind: 'clean-stop', pid: dead.pid }]);
+});
+
+test('a liveness socket that cannot be served does not stop vigild: the clean marker is still written', async () => {
+  // A Unix socket path is limited to 107 bytes; this directory's is longer.
+  const dir = join(mkdtempSync(join(tmpdir(), 'vigil-watch-')), 'x'.repeat(120));
+  mkdirSync(dir);
+  const liveness = await startLiveness(dir);
+  await liveness.markCleanAndClose();
+  assert.equal(readFileSync(join(dir, 'vigild.clean'), 'utf8'), `${process.pid}\n`);
 });
