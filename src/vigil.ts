@@ -8,6 +8,7 @@
 import { loadConfig, type VigilConfig } from './core/config.js';
 import { rootLogger, type Logger } from './core/log.js';
 import { resolvePaths, storePath, type VigilPaths } from './core/paths.js';
+import { assertAttachable, BlockedDevices } from './killswitch/hotplug/blocked.js';
 import { AuditLog } from './store/audit-log.js';
 import { openStore, type StoreDb } from './store/db.js';
 import type { VmStateChange } from './store/vm-history-repo.js';
@@ -38,7 +39,12 @@ export class Vigil {
     readonly principal: string,
   ) {
     this.audit = new AuditLog(db);
-    this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary, hostAccel: config.qemu.accel, audit: this.audit });
+    const blocked = new BlockedDevices(paths);
+    // Host devices blocked by the kill switch (plugged while it was engaged) are never attached by a start.
+    const attachCheck = (name: string, def: VmDefinition): void => {
+      if (def.usb.length > 0 || def.pci.length > 0) assertAttachable(blocked.list(), name, def);
+    };
+    this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary, hostAccel: config.qemu.accel, audit: this.audit, attachCheck });
   }
 
   /** Opens the store (creating it on first use) and reads config.yaml. */

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   VIGIL_VMI_HOLE: 'A guest-physical address is not backed by guest RAM (a hole such as the PCI window); the message names the address.',
   VIGIL_VMI_PAGE_FAULT: 'A guest-virtual address does not translate under the given DTB (a non-present or non-canonical entry); the message names the level.',
   VIGIL_VMI_BACKEND: 'The guest-memory backend cannot do this (no RAM file, no ptrace rights, read-only backend, short read).',
+  VIGIL_DEVICE_BLOCKED: 'A host device plugged while the kill switch was engaged is blocked; Vigil attaches it to no VM until it is unblocked.',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 

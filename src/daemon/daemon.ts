@@ -15,6 +15,7 @@ import { readInventory } from '../sysfs/inventory.js';
 import { Vigil } from '../vigil.js';
 import { VmSupervisor } from '../vm/supervisor.js';
 import { isActive } from '../vm/states.js';
+import { startLiveness } from './liveness.js';
 import { takeDaemonLock } from './lock.js';
 
 /** Options of `startDaemon`. */
@@ -124,6 +125,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release();
     throw new VigilError('VIGIL_DAEMON', `cannot serve the API on ${cfg.host}:${port}${cfg.socket ? ` and ${cfg.socket}` : ''}: ${(err as Error).message}`, { cause: err });
   }
+  // Last, once everything is up: the guardian's watch starts here (see src/killswitch/guardian/).
+  const liveness = await startLiveness(paths.runtime, log);
   log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl, triggers: triggers.triggers.map((t) => t.name), failedTriggers }, 'vigild ready');
 
   let stopping: Promise<void> | undefined;
@@ -161,6 +164,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           );
         }
         vigil.close();
+        await liveness.markCleanAndClose();
         release();
         log.info('vigild stopped');
       })();

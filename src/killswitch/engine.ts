@@ -21,6 +21,8 @@ import { planVm, type Plan, type VmPlan } from './plan.js';
 import { busyElsewhere, KillswitchRepo, type SwitchRecord } from './repo.js';
 import type { SwitchReport, Trigger } from './report.js';
 import { assertTransition, type KillswitchState } from './states.js';
+import { hostDeviceHooks, type DeviceHooks } from './hooks.js';
+import { blockedAttachGuard, type ReleaseAttachGuard } from './hotplug/blocked.js';
 import { engageVm, liveQemu } from './vm-engage.js';
 import { releaseVm } from './vm-release.js';
 
@@ -40,6 +42,13 @@ export interface KillswitchEngineOptions {
    * a new one at trigger time; undefined falls back to a fresh connection.
    */
   heldQmp?: (vmName: string) => QmpClient | undefined;
+  // --- Optional extensions (guardian, hooks, hot-plug): absent, the engine behaves as before. ---
+  /** Keeps only the VM plans for which it returns true (the guardian: `failsafe` VMs only). */
+  planFilter?: (plan: VmPlan) => boolean;
+  /** Per-device hooks; default: those of the host file `<config>/killswitch.yaml`, read at each operation. */
+  hooks?: DeviceHooks;
+  /** What release must not re-attach; default: the hot-plug watch's blocked devices (sysfs root `/`). */
+  attachGuard?: ReleaseAttachGuard;
 }
 
 /** The switch as `status` reports it. */
@@ -90,12 +99,12 @@ export class KillswitchEngine {
       }
       try {
         const plan = planVm({ name: record.name, definition }, inventory);
-        if (plan) vms.push(plan);
+        if (plan && (this.opts.planFilter?.(plan) ?? true)) vms.push(plan);
       } catch (err) {
         const section = definition.killswitch;
         if (!section) continue;
         const fallback = planVm({ name: record.name, definition: { ...definition, killswitch: { ...section, devices: 'all' } } }, inventory);
-        if (fallback) vms.push({ ...fallback, problem: `${toVigilError(err).message}; cutting every device instead` });
+        if (fallback && (this.opts.planFilter?.(fallback) ?? true)) vms.push({ ...fallback, problem: `${toVigilError(err).message}; cutting every device instead` });
       }
     }
     return { vms };
@@ -232,6 +241,11 @@ export class KillswitchEngine {
     };
   }
 
+  /** The device hooks for one operation (the host file is read once per operation). */
+  private hooks(trigger: Trigger): DeviceHooks {
+    return this.opts.hooks ?? hostDeviceHooks(this.opts.paths, this.opts.logger, trigger.source);
+  }
+
   /** The QMP guard with the configured rules, read once per operation rather than once per VM. */
   private guard(): QmpGuard {
     return new QmpGuard(loadConfig(this.opts.paths).qmp.rules);
@@ -249,6 +263,7 @@ export class KillswitchEngine {
     try {
       report.plan = await this.plan();
       const guard = this.guard();
+      const hooks = this.hooks(trigger);
       report.vms = await Promise.all(
         report.plan.vms.map(async (vmPlan) => {
           const ctx = this.vmContext(vmPlan.vmName, guard);
@@ -256,6 +271,7 @@ export class KillswitchEngine {
             ...ctx,
             markPaused: (reason) => this.record(() => this.opts.vms.markRunState(vmPlan.vmName, 'paused', reason)),
             markStopped: (reason) => this.record(() => this.opts.vms.markExited(vmPlan.vmName, 'stopped', reason)),
+            hooks,
           });
           const paused = outcome.escalated.some((e) => e.ok && e.step === 'pause') && outcome.wasRunning === true;
           const before = previous?.vms.find((v) => v.vmName === vmPlan.vmName)?.pausedByKillswitch === true;
@@ -291,11 +307,14 @@ export class KillswitchEngine {
     const report: SwitchReport = { action: 'release', trigger, startedAt: startedAt.toISOString(), elapsedMs: 0, plan: engaged.plan, vms: [], unrestored };
     try {
       const guard = this.guard();
+      const hooks = this.hooks(trigger);
+      const attachGuard = this.opts.attachGuard ?? blockedAttachGuard(this.opts.paths, this.opts.logger);
+      attachGuard.beforeRelease();
       report.vms = await Promise.all(
         engaged.vms.map((vmOutcome) =>
           releaseVm(
             vmOutcome,
-            { ...this.vmContext(vmOutcome.vmName, guard), markRunning: (reason) => this.record(() => this.opts.vms.markRunState(vmOutcome.vmName, 'running', reason)) },
+            { ...this.vmContext(vmOutcome.vmName, guard), markRunning: (reason) => this.record(() => this.opts.vms.markRunState(vmOutcome.vmName, 'running', reason)), hooks, refusal: (d) => attachGuard.refusal(d) },
             unrestored,
           ),
         ),
@@ -333,6 +352,8 @@ export class KillswitchEngine {
       ...(v.resumed ? { resumed: true } : {}),
       ...(v.error ? { error: v.error } : {}),
     }));
+    // Hook runs with their exit status and output, in the same entry as the cut they accompanied.
+    const hooks = report.vms.flatMap((v) => v.hooks ?? []).map((r) => ({ ...r, ms: Math.round(r.ms * 10) / 10 }));
     const ok = report.action === 'engage' ? report.error === undefined && report.vms.every((v) => v.safe) : (report.unrestored ?? []).length === 0;
     try {
       this.opts.audit.append({
@@ -341,7 +362,7 @@ export class KillswitchEngine {
         vm: report.vms.map((v) => v.vmName).join(',') || '-',
         principal: report.trigger.principal ?? KILLSWITCH_PRINCIPAL,
         command: `killswitch ${report.action}`,
-        args: { trigger: report.trigger, devices, vms, ...(report.unrestored?.length ? { unrestored: report.unrestored } : {}) },
+        args: { trigger: report.trigger, devices, vms, ...(report.unrestored?.length ? { unrestored: report.unrestored } : {}), ...(hooks.length > 0 ? { hooks } : {}) },
         class: 'killswitch',
         outcome: ok ? 'ok' : 'partial',
         reason: `${report.action} by ${report.trigger.source}: ${report.vms.length} VM(s), ${devices.length} device(s)`,

@@ -1,4 +1,5 @@
 /** What an engage or release did, device by device: persisted with the state and written to the audit log. */
+import type { HookResult } from './hooks.js';
 import type { Plan, PlannedDevice } from './plan.js';
 import type { EscalationStep } from './section.js';
 
@@ -14,11 +15,11 @@ export interface Trigger {
 /**
  * One device's outcome. Engage: detached (DEVICE_DELETED seen), absent (already gone), link-down, unconfirmed
  * (no confirmation by the deadline: the VM was escalated), failed. Release: attached, link-up, still-attached (it
- * was never removed), failed.
+ * was never removed), failed, blocked (not re-attached: it would take a host device plugged while engaged).
  */
 export interface DeviceOutcome {
   device: PlannedDevice;
-  outcome: 'detached' | 'absent' | 'link-down' | 'unconfirmed' | 'failed' | 'attached' | 'link-up' | 'still-attached';
+  outcome: 'detached' | 'absent' | 'link-down' | 'unconfirmed' | 'failed' | 'attached' | 'link-up' | 'still-attached' | 'blocked';
   elapsedMs: number;
   error?: string;
 }
@@ -43,6 +44,8 @@ export interface VmOutcome {
   /** How QEMU was reached: a monitor connection vigild held open, or one dialled for this operation. */
   monitor?: 'held' | 'dialled';
   error?: string;
+  /** The device hooks that ran (pre_detach on engage, post_attach on release). */
+  hooks?: HookResult[];
 }
 
 /** A whole engage or release. */

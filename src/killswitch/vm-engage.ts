@@ -7,6 +7,7 @@ import { deviceDel } from '../qmp/device-del.js';
 import { setLink } from '../qmp/commands.js';
 import { isQemuOf, waitForExit } from '../vm/process.js';
 import type { KillswitchChannel } from './channel.js';
+import type { DeviceHooks, PendingHook } from './hooks.js';
 import type { PlannedDevice, VmPlan } from './plan.js';
 import { deviceOutcomeTimer, type DeviceOutcome, type VmOutcome } from './report.js';
 import type { EscalationStep } from './section.js';
@@ -21,6 +22,8 @@ export interface VmEngageContext {
   /** Records that the kill switch paused or stopped the VM. */
   markPaused(reason: string): void;
   markStopped(reason: string): void;
+  /** Per-device hooks (optional): pre_detach runs alongside each cut. */
+  hooks?: DeviceHooks;
 }
 
 const EXIT_WAIT_MS = 3000;
@@ -92,12 +95,14 @@ export async function engageVm(plan: VmPlan, ctx: VmEngageContext): Promise<VmOu
     return finish();
   }
   out.wasRunning = wasRunning;
+  // Started before the monitor is even dialled, so that they overlap the cut as much as they can.
+  const pending = plan.devices.map((d) => startHook(ctx.hooks, d));
   let ch: KillswitchChannel | undefined;
   try {
     ch = await ctx.open(Math.max(200, plan.deadlineMs));
     const open = ch;
     out.monitor = ch.held ? 'held' : 'dialled';
-    out.devices = await Promise.all(plan.devices.map((d) => cutDevice(open, d, deadlineAt)));
+    out.devices = await Promise.all(plan.devices.map((d, i) => holdFor(pending[i], deadlineAt).then(() => cutDevice(open, d, deadlineAt))));
   } catch (err) {
     out.error = errorText(err);
   }
@@ -116,7 +121,28 @@ export async function engageVm(plan: VmPlan, ctx: VmEngageContext): Promise<VmOu
   } finally {
     await ch?.close().catch(() => undefined);
   }
-  return finish();
+  // Timed to the safe state; the hooks (bounded by their timeouts) only have to be in the report.
+  const result = finish();
+  const hooks = await Promise.all(pending.flatMap((p) => (p ? [p.done] : [])));
+  return hooks.length > 0 ? { ...result, hooks } : result;
+}
+
+function startHook(hooks: DeviceHooks | undefined, device: PlannedDevice): PendingHook | undefined {
+  try {
+    return hooks?.start('pre_detach', device);
+  } catch {
+    return undefined; // a hook that cannot even start must not stop the cut
+  }
+}
+
+/** Waits for a hook that asked for it (wait_ms), never past the VM's deadline. */
+async function holdFor(hook: PendingHook | undefined, deadlineAt: number): Promise<void> {
+  if (!hook || hook.waitMs <= 0) return;
+  const ms = Math.min(hook.waitMs, deadlineAt - performance.now());
+  if (ms <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([hook.done, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** True when `pid` is still `name`'s QEMU (a recycled pid is never signalled). */

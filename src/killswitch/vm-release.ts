@@ -5,6 +5,8 @@
 import { toVigilError } from '../core/errors.js';
 import { qomList, setLink } from '../qmp/commands.js';
 import type { KillswitchChannel } from './channel.js';
+import type { DeviceHooks, HookResult } from './hooks.js';
+import type { PlannedDevice } from './plan.js';
 import { deviceOutcomeTimer, type DeviceOutcome, type VmOutcome } from './report.js';
 
 /** What releasing a VM needs from the outside. */
@@ -12,6 +14,10 @@ export interface VmReleaseContext {
   livePid(): number | undefined;
   open(timeoutMs: number): Promise<KillswitchChannel>;
   markRunning(reason: string): void;
+  /** Per-device hooks (optional): post_attach runs after each device is back. */
+  hooks?: DeviceHooks;
+  /** Why a device must not be re-attached (a host device blocked by the hot-plug watch), if it must not. */
+  refusal?: (device: PlannedDevice) => string | undefined;
 }
 
 /** Host devices: the guard refuses their device_add unless told; the kill switch is the one path allowed to. */
@@ -22,10 +28,12 @@ function errorText(err: unknown): string {
   return typeof ve.context.qmpDesc === 'string' ? `${ve.code}: ${ve.context.qmpDesc}` : `${ve.code}: ${ve.message}`;
 }
 
-async function restore(ch: KillswitchChannel, engaged: DeviceOutcome, present: ReadonlySet<string>): Promise<DeviceOutcome> {
+async function restore(ch: KillswitchChannel, engaged: DeviceOutcome, present: ReadonlySet<string>, refusal?: (device: PlannedDevice) => string | undefined): Promise<DeviceOutcome> {
   const { device } = engaged;
   const done = deviceOutcomeTimer(device);
   try {
+    const refused = device.action === 'detach' && !present.has(device.deviceId) ? refusal?.(device) : undefined;
+    if (refused !== undefined) return done('blocked', refused);
     if (device.action === 'link-down') {
       await setLink(ch.qmp, device.deviceId, device.props.up !== false);
       return done('link-up');
@@ -56,14 +64,23 @@ export async function releaseVm(engaged: VmOutcome, ctx: VmReleaseContext, unres
     return finish();
   }
   let ch: KillswitchChannel | undefined;
+  const hooks: Promise<HookResult>[] = [];
   try {
     ch = await ctx.open(5000);
     const open = ch;
     const present = new Set((await qomList(open.qmp, '/machine/peripheral')).map((p) => p.name));
     for (const d of engaged.devices) {
-      const r = await restore(open, d, present);
+      const r = await restore(open, d, present, ctx.refusal);
       out.devices.push(r);
-      if (r.outcome === 'failed') unrestored.push(`${engaged.vmName}/${d.device.deviceId}: ${r.error ?? 'failed'}`);
+      if (r.outcome === 'failed' || r.outcome === 'blocked') unrestored.push(`${engaged.vmName}/${d.device.deviceId}: ${r.error ?? 'failed'}`);
+      if (r.outcome === 'attached' || r.outcome === 'link-up') {
+        try {
+          const hook = ctx.hooks?.start('post_attach', d.device);
+          if (hook) hooks.push(hook.done);
+        } catch {
+          // a hook that cannot start is not a failed restore
+        }
+      }
     }
     if (engaged.pausedByKillswitch) {
       await open.qmp.execute('cont');
@@ -76,5 +93,6 @@ export async function releaseVm(engaged: VmOutcome, ctx: VmReleaseContext, unres
   } finally {
     await ch?.close().catch(() => undefined);
   }
-  return finish();
+  const result = finish();
+  return hooks.length > 0 ? { ...result, hooks: await Promise.all(hooks) } : result;
 }

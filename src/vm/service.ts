@@ -75,6 +75,8 @@ export interface VmServiceOptions {
   hostAccel?: 'auto' | 'kvm' | 'tcg';
   /** The shared audit log (so its listeners see lifecycle QMP commands). */
   audit?: AuditLog;
+  /** Throws when the definition would attach a host device that must not be (the kill switch's blocked devices). */
+  attachCheck?: (name: string, definition: VmDefinition) => void;
 }
 
 const STOP_STEP_MS = 3000;
@@ -344,6 +346,7 @@ export class VmService {
     const previous = vm.state;
     const files = this.files(name);
     // Checked before the state changes: a missing disk or a busy socket leaves the VM exactly as it was.
+    this.opts.attachCheck?.(name, vm.definition);
     const binary = await preflight(vm.definition, files, this.opts.qemuBinary);
     // Host network checks too: a host that cannot put a NIC in its VLAN refuses the start, with the fix.
     const hostNet = planHostNet(vm.definition);

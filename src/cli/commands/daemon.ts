@@ -1,11 +1,12 @@
 /** `vigil serve` (run vigild in the foreground) and `vigil install-service` (a systemd unit for it). */
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VigilError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import { handleSignals, startDaemon } from '../../daemon/daemon.js';
+import { GUARDIAN_UNIT, guardianUnit, udevRules } from '../../killswitch/guardian/install.js';
 
 /** The systemd unit text for vigild. */
 export function systemdUnit(options: { node: string; main: string; home?: string | undefined }): string {
@@ -13,7 +14,7 @@ export function systemdUnit(options: { node: string; main: string; home?: string
   return `[Unit]
 Description=Vigil: QEMU/KVM VM supervisor (vigild)
 After=network-online.target
-Wants=network-online.target
+Wants=network-online.target vigil-guardian.service
 
 [Service]
 Type=simple
@@ -46,15 +47,29 @@ export function daemonCommands(): Command[] {
     });
 
   const install = new Command('install-service')
-    .description('write a systemd unit for vigild and print what was written')
+    .description("write vigild's systemd unit, the kill switch guardian's unit and udev rules for device access; print what was written")
     .option('-o, --output <file>', 'where to write the unit', '/etc/systemd/system/vigild.service')
     .option('--home <dir>', 'run vigild with VIGIL_HOME=<dir>')
-    .action((opts: { output: string; home?: string }) => {
-      const main = resolve(dirname(fileURLToPath(import.meta.url)), '../../daemon/main.js');
-      const unit = systemdUnit({ node: process.execPath, main, home: opts.home ? resolve(opts.home) : undefined });
-      mkdirSync(dirname(opts.output), { recursive: true });
-      writeFileSync(opts.output, unit, { mode: 0o644 });
-      process.stdout.write(`wrote ${opts.output}:\n\n${unit}\nthen run: systemctl daemon-reload && systemctl enable --now vigild\n`);
+    .option('--guardian-output <file>', `where to write the guardian's unit (default: ${GUARDIAN_UNIT} beside --output)`)
+    .option('--udev-rules <file>', 'where to write the udev rules', '/etc/udev/rules.d/70-vigil.rules')
+    .option('--group <name>', 'the group given access to VFIO, USB, input and GPIO devices', 'vigil')
+    .option('--no-guardian', "write vigild's unit only")
+    .action((opts: { output: string; home?: string; guardianOutput?: string; udevRules: string; group: string; guardian: boolean }) => {
+      if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.group)) throw new VigilError('VIGIL_INVALID_INPUT', `--group '${opts.group}' is not a group name`, { context: { field: 'group' } });
+      const here = dirname(fileURLToPath(import.meta.url));
+      const home = opts.home ? resolve(opts.home) : undefined;
+      const files: { path: string; text: string }[] = [{ path: opts.output, text: systemdUnit({ node: process.execPath, main: resolve(here, '../../daemon/main.js'), home }) }];
+      if (opts.guardian) {
+        files.push({ path: opts.guardianOutput ?? join(dirname(opts.output), GUARDIAN_UNIT), text: guardianUnit({ node: process.execPath, main: resolve(here, '../../killswitch/guardian/main.js'), home }) });
+        files.push({ path: opts.udevRules, text: udevRules(opts.group) });
+      }
+      for (const f of files) {
+        mkdirSync(dirname(f.path), { recursive: true });
+        writeFileSync(f.path, f.text, { mode: 0o644 });
+        process.stdout.write(`wrote ${f.path}:\n\n${f.text}\n`);
+      }
+      const enable = opts.guardian ? 'vigil-guardian vigild' : 'vigild';
+      process.stdout.write(`then run: systemctl daemon-reload && systemctl enable --now ${enable}${opts.guardian ? ' && udevadm control --reload-rules && udevadm trigger' : ''}\n`);
     });
 
   return [serve, install];
