@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../src/core/log.js';
 import { locateBtf } from '../../src/vmi/os/linux/btf/locate.js';
-import type { RamSource } from '../../src/vmi/os/linux/scan.js';
+import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
 import { locateVmcoreinfo } from '../../src/vmi/os/linux/vmcoreinfo.js';
 import { Vigil } from '../../src/vigil.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
@@ -21,8 +20,7 @@ echo "GUEST-RELEASE=$(uname -r)"`;
 
 let h: TestHome;
 let vigil: Vigil;
-let ram: FileHandle;
-let source: RamSource;
+let vm: VmMemory;
 let log = '';
 
 before(async () => {
@@ -33,30 +31,21 @@ before(async () => {
   const files = vigil.vms.files('k');
   for (let i = 0; i < 600 && !(existsSync(files.serialLog) && (log = readFileSync(files.serialLog, 'utf8')).includes('VIGIL-GUEST-READY')); i++) await sleep(100);
   assert.match(log, /VIGIL-GUEST-READY/);
-  ram = await open(files.ramFile, 'r');
-  const size = (await ram.stat()).size;
-  source = {
-    size,
-    read: async (offset, length) => {
-      const buf = Buffer.alloc(Math.min(length, size - offset));
-      const { bytesRead } = await ram.read(buf, 0, buf.length, offset);
-      return buf.subarray(0, bytesRead);
-    },
-  };
+  vm = await openVmMemory('k', { paths: h.paths, store: vigil.db });
 });
 
 after(async () => {
-  await ram?.close();
+  await vm?.close();
   h?.killAll();
   vigil?.close();
 });
 
 test("the kernel's BTF is found in RAM, byte for byte what the guest serves, and parsed into the structs needed", async () => {
   const [, size, md5] = /GUEST-BTF=(\d+) ([0-9a-f]{32})/.exec(log) ?? [];
-  const found = await locateBtf(source);
+  const found = await locateBtf(vm.memory);
   assert.equal(found.length, Number(size), 'the same length as /sys/kernel/btf/vmlinux');
   const { createHash } = await import('node:crypto');
-  assert.equal(createHash('md5').update(await source.read(found.offset, found.length)).digest('hex'), md5, 'the same bytes');
+  assert.equal(createHash('md5').update(await vm.memory.readPhys(found.offset, found.length)).digest('hex'), md5, 'the same bytes');
   const btf = found.btf;
   assert.ok(btf.types.length > 50_000, `${btf.types.length} types`);
   const comm = btf.member('task_struct', 'comm');
@@ -73,7 +62,7 @@ test("the kernel's BTF is found in RAM, byte for byte what the guest serves, and
 
 test('VMCOREINFO is found and agrees with the guest: release, page size, the KASLR slide and init_top_pgt', async () => {
   const release = /GUEST-RELEASE=(\S+)/.exec(log)?.[1];
-  const info = await locateVmcoreinfo(source);
+  const info = await locateVmcoreinfo(vm.memory);
   assert.equal(info.osRelease, release);
   assert.equal(info.pageSize, 4096);
   const initTopPgt = info.symbols.get('init_top_pgt');

@@ -3,7 +3,7 @@
  * `SYMBOL(name)=hex`, `NUMBER(name)=dec`, `OFFSET(struct.member)=`, `SIZE(struct)=`), found in guest RAM and parsed.
  */
 import { VigilError } from '../../../core/errors.js';
-import { findAll, type RamSource } from './scan.js';
+import type { PhysicalMemory } from './access.js';
 
 /** The parsed note. Symbol addresses are the running kernel's (KASLR applied). */
 export interface VmcoreInfo {
@@ -18,8 +18,6 @@ export interface VmcoreInfo {
   /** Every line as written. */
   raw: Map<string, string>;
 }
-
-const MAX_NOTE = 8192;
 
 /** Parses VMCOREINFO text; undefined when it lacks what every x86-64 kernel writes. */
 export function parseVmcoreinfo(text: string): VmcoreInfo | undefined {
@@ -50,12 +48,13 @@ export function parseVmcoreinfo(text: string): VmcoreInfo | undefined {
 }
 
 /**
- * Scans `ram` for VMCOREINFO. The kernel keeps the text twice (its buffer and the ELF note); any copy that
+ * Searches guest RAM for VMCOREINFO. The kernel keeps the text twice (its buffer and the ELF note); any copy that
  * parses and names `init_top_pgt` will do, and all must agree on the release.
  */
-export async function locateVmcoreinfo(ram: RamSource): Promise<VmcoreInfo> {
-  for await (const offset of findAll(ram, Buffer.from('OSRELEASE='))) {
-    const bytes = await ram.read(offset, Math.min(MAX_NOTE, ram.size - offset));
+export async function locateVmcoreinfo(mem: PhysicalMemory): Promise<VmcoreInfo> {
+  for (const offset of await mem.search('OSRELEASE=', { limit: 1000 })) {
+    // The text fills at most the one page the kernel allocated for it; never read past that page (the next may be a hole).
+    const bytes = await mem.readPhys(offset, 4096 - (offset % 4096));
     const end = bytes.indexOf(0);
     const info = parseVmcoreinfo(bytes.toString('latin1', 0, end === -1 ? bytes.length : end));
     if (info?.symbols.has('init_top_pgt')) return info;

@@ -4,32 +4,31 @@
  * refers to the kernel's types; it does not parse on its own, so it is never taken for the kernel's.
  */
 import { VigilError } from '../../../../core/errors.js';
-import { findAll, type RamSource } from '../scan.js';
+import type { PhysicalMemory } from '../access.js';
 import { btfLength, parseBtf, readBtfHeader, type Btf } from './parse.js';
 
 /** The magic, version 1, flags 0, then hdr_len 24: the first 8 bytes of a kernel BTF blob. */
 const SIGNATURE = Buffer.from([0x9f, 0xeb, 0x01, 0x00, 0x18, 0x00, 0x00, 0x00]);
 
-/** Where the BTF was found and what it holds. */
+/** Where the BTF was found (guest-physical) and what it holds. */
 export interface LocatedBtf {
   offset: number;
   length: number;
   btf: Btf;
 }
 
-/** Scans `ram` for the kernel's BTF; throws VIGIL_VMI_BTF saying what to supply when there is none. */
-export async function locateBtf(ram: RamSource): Promise<LocatedBtf> {
+/** Searches guest RAM for the kernel's BTF; throws VIGIL_VMI_BTF saying what to supply when there is none. */
+export async function locateBtf(mem: PhysicalMemory): Promise<LocatedBtf> {
   let best: LocatedBtf | undefined;
   let candidates = 0;
-  for await (const offset of findAll(ram, SIGNATURE)) {
-    const head = await ram.read(offset, 24);
-    const header = readBtfHeader(head);
+  for (const offset of await mem.search(SIGNATURE, { limit: 10_000 })) {
+    const header = readBtfHeader(await mem.readPhys(offset, 24));
     if (!header) continue;
     const length = btfLength(header);
-    if (offset + length > ram.size || (best && length <= best.length)) continue;
+    if (best && length <= best.length) continue;
     candidates++;
     try {
-      const btf = parseBtf(await ram.read(offset, length));
+      const btf = parseBtf(await mem.readPhys(offset, length));
       btf.struct('task_struct');
       best = { offset, length, btf };
     } catch {

@@ -1,0 +1,123 @@
+/**
+ * The process list read from the host equals the guest's own /proc: same pids, names and parents, command lines
+ * from each process's address space; a process started later appears and one that exits disappears.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { silentLogger } from '../../src/core/log.js';
+import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
+import { LinuxKernel } from '../../src/vmi/os/linux/kernel.js';
+import { listProcesses, type LinuxProcess } from '../../src/vmi/os/linux/tasks.js';
+import { Vigil } from '../../src/vigil.js';
+import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
+
+// busybox applets under new names (busybox runs `busybox* <applet>`), with arguments; then the guest's own view.
+const INIT = `for n in 1 2 3 4; do ln -s /bin/busybox /bin/busyboxvq$n; done
+/bin/busyboxvq1 sleep 3001 &
+/bin/busyboxvq2 sleep 3002 &
+(cd / && exec /bin/busyboxvq3 sleep 3003) &
+procs() { echo "$1-BEGIN"; for d in /proc/[0-9]*; do set -- $(cat $d/stat 2>/dev/null) && echo "PROC $1 $4 $2"; done; echo "$1-END"; }
+procs FIRST`;
+
+let h: TestHome;
+let vigil: Vigil;
+let vm: VmMemory;
+let kernel: LinuxKernel;
+let serial: Socket;
+
+const log = (): string => readFileSync(vigil.vms.files('p').serialLog, 'utf8');
+
+async function waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; await sleep(100)) {
+    const m = existsSync(vigil.vms.files('p').serialLog) ? pattern.exec(log()) : null;
+    if (m) return m;
+  }
+  throw new Error(`not seen on the serial console: ${pattern}; tail: ${log().slice(-500)}`);
+}
+
+/** The guest's processes between `tag-BEGIN` and `tag-END`: pid -> [ppid, comm]. */
+function guestView(tag: string): Map<number, { ppid: number; comm: string }> {
+  const text = log();
+  const body = text.slice(text.indexOf(`${tag}-BEGIN`), text.indexOf(`${tag}-END`));
+  const out = new Map<number, { ppid: number; comm: string }>();
+  for (const m of body.matchAll(/^PROC (\d+) (\d+) \((.*)\)\r?$/gm)) out.set(Number(m[1]), { ppid: Number(m[2]), comm: m[3]! });
+  return out;
+}
+
+before(async () => {
+  h = await testHome(INIT);
+  vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
+  vigil.add([h.write('p.yaml', guestYaml(h, 'p', 'introspection: true\n'))]);
+  await vigil.start('p');
+  await waitFor(/VIGIL-GUEST-READY/, 60_000);
+  vm = await openVmMemory('p', { paths: h.paths, store: vigil.db });
+  kernel = await LinuxKernel.attach(vm.memory);
+  serial = createConnection(vigil.vms.files('p').serialSocket);
+  await new Promise((r) => serial.once('connect', r));
+});
+
+after(async () => {
+  serial?.destroy();
+  await vm?.close();
+  h?.killAll();
+  vigil?.close();
+});
+
+const byPid = (list: LinuxProcess[]): Map<number, LinuxProcess> => new Map(list.map((p) => [p.pid, p]));
+
+test("the host's list equals the guest's /proc: pids, parents and names; command lines from each address space", async () => {
+  const guest = guestView('FIRST');
+  const ours = byPid(await listProcesses(kernel));
+  assert.ok(guest.size > 20, `guest listed ${guest.size}`);
+  const shellPid = Math.max(...guest.keys());
+  for (const [pid, g] of guest) {
+    // The listing loop's own subshells are gone by now; everything else must be there, the same.
+    if (g.comm === 'sh' && pid >= shellPid - 2 && !ours.has(pid)) continue;
+    if (g.comm === 'cat') continue;
+    const p = ours.get(pid);
+    assert.ok(p, `pid ${pid} (${g.comm}) missing from the host's list`);
+    // /proc shows a kernel thread's full name and a kworker's current workqueue; comm holds the first 15 bytes.
+    if (p.kernelThread) assert.ok(g.comm.startsWith(p.comm), `pid ${pid}: ${p.comm} vs ${g.comm}`);
+    else assert.equal(p.comm, g.comm, `pid ${pid}`);
+    assert.equal(p.ppid, g.ppid, `parent of ${pid} (${g.comm})`);
+  }
+  // pid 0, the idle task, is on the tasks list but never in /proc.
+  for (const p of ours.values()) assert.ok(guest.has(p.pid) || p.pid > shellPid || p.pid === 0, `pid ${p.pid} (${p.comm}) listed by the host only, yet older than the guest's listing`);
+  const sleepers = [...ours.values()].filter((p) => /^busyboxvq\d$/.test(p.comm));
+  assert.deepEqual(sleepers.map((p) => p.cmdline).sort(), ['/bin/busyboxvq1 sleep 3001', '/bin/busyboxvq2 sleep 3002', '/bin/busyboxvq3 sleep 3003']);
+  const init = ours.get(1);
+  assert.equal(init?.ppid, 0);
+  assert.equal(init?.kernelThread, false);
+  assert.equal(ours.get(2)?.comm, 'kthreadd');
+  assert.equal(ours.get(2)?.kernelThread, true);
+  assert.equal(ours.get(2)?.cmdline, '');
+  assert.equal(ours.get(0)?.comm, 'swapper/0');
+  assert.ok(sleepers.every((p) => p.state === 'S' && p.uid === 0 && p.startTimeNs > 0n));
+});
+
+test('a process started afterwards appears; one that exits disappears', async () => {
+  serial.write('/bin/busyboxvq4 sleep 3004 & echo "STARTED=$!"\n');
+  const started = Number((await waitFor(/STARTED=(\d+)/))[1]);
+  let ours = byPid(await listProcesses(kernel));
+  assert.equal(ours.get(started)?.comm, 'busyboxvq4');
+  assert.equal(ours.get(started)?.cmdline, '/bin/busyboxvq4 sleep 3004');
+  serial.write(`kill ${started}; wait ${started}; echo "KILLED=${started}"\n`);
+  await waitFor(/KILLED=\d+/);
+  for (let i = 0; i < 50 && ours.has(started); i++) {
+    await sleep(100);
+    ours = byPid(await listProcesses(kernel));
+  }
+  assert.ok(!ours.has(started), 'gone from the list once it exited and was reaped');
+});
+
+test('uname from the guest kernel: the release the guest reports', async () => {
+  const id = await kernel.identity();
+  assert.equal(id.sysname, 'Linux');
+  assert.equal(id.nodename, 'vigil-guest');
+  assert.equal(id.release, kernel.vmcoreinfo.osRelease);
+  assert.equal(id.machine, 'x86_64');
+  assert.ok(id.pagingLevels === 4 || id.pagingLevels === 5);
+});
