@@ -39,6 +39,9 @@ export const ERROR_CODES = {
   VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
   VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
   VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
+  VIGIL_QEMU_IMG: 'qemu-img failed or is missing (install qemu-utils); its own error message is included.',
+  VIGIL_IMAGE_IN_USE: 'A running VM uses this image (as a disk, a backing file or a snapshot overlay); stop the VM first.',
+  VIGIL_SNAPSHOT: 'A snapshot could not be taken, restored, listed or deleted (no qcow2 disk, unknown name, or the QEMU job failed).',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 
