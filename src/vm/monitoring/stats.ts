@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { QmpClient } from '../../qmp/client.js';
 import type { Vm, VmService } from '../service.js';
+import type { HealthStatus } from './health.js';
 import { procStats, type ProcStats } from './proc.js';
 
 /** Disk counters of one guest device. */
@@ -43,7 +44,7 @@ export interface VmStats {
   nics: NicStats[];
   /** Why some numbers are missing (monitor busy or hung). */
   errors: string[];
-  health?: import('./health.js').HealthStatus;
+  health?: HealthStatus;
 }
 
 interface BlockStatsEntry {
