@@ -1,5 +1,5 @@
 /** Types commands into a Vigil VM's serial console shell and waits for their output in the serial log. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,14 +16,19 @@ export async function typeLine(serialSocket: string, line: string): Promise<void
   socket.destroy();
 }
 
-/** Waits until the serial log has a line matching `pattern`; returns the match. */
-export async function waitForLog(serialLog: string, pattern: RegExp, timeoutMs = 60000): Promise<RegExpMatchArray> {
+/** Waits until the serial log (from byte `from` on) has a line matching `pattern`; returns the match. */
+export async function waitForLog(serialLog: string, pattern: RegExp, timeoutMs = 60000, from = 0): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const text = existsSync(serialLog) ? readFileSync(serialLog, 'utf8') : '';
+    const text = existsSync(serialLog) ? readFileSync(serialLog).subarray(from).toString('utf8') : '';
     const m = text.match(pattern);
     if (m) return m;
     if (Date.now() > deadline) throw new Error(`serial log has no ${pattern} after ${timeoutMs} ms; tail:\n${text.split('\n').slice(-10).join('\n')}`);
     await sleep(100);
   }
+}
+
+/** The serial log's size now: pass it as `from` to wait only for output that comes later. */
+export function logSize(serialLog: string): number {
+  return existsSync(serialLog) ? statSync(serialLog).size : 0;
 }

@@ -16,7 +16,8 @@ async function withVigil<T>(fn: (vigil: Vigil) => Promise<T>): Promise<T> {
 
 function done(r: SnapshotResult, verb: string, json: boolean | undefined): void {
   if (json) return printJson(r);
-  process.stdout.write(`${r.vm}: snapshot '${r.name}' ${verb} in ${(r.ms / 1000).toFixed(2)} s\n`);
+  process.stdout.write(`${r.vm}: ${r.kind === 'external' ? 'disk-only ' : ''}snapshot '${r.name}' ${verb} in ${(r.ms / 1000).toFixed(2)} s\n`);
+  if (r.dropped?.length) process.stderr.write(`vigil: newer disk-only snapshots deleted: ${r.dropped.join(', ')}\n`);
   if (r.skipped.length > 0) process.stderr.write(`vigil: not covered (raw or read-only disks): ${r.skipped.join(', ')}\n`);
 }
 
@@ -31,12 +32,16 @@ export function addSnapshotCommands(vm: Command): void {
 
   snap
     .command('create')
-    .description('snapshot a running VM (its memory and every writable qcow2 disk); the guest pauses while it is written')
+    .description('snapshot a running VM (its memory and every writable qcow2 disk; the guest pauses while it is written), or with --disk-only freeze every writable raw disk under a qcow2 overlay')
     .argument('<vm>', 'VM name')
     .argument('[name]', 'snapshot name (default: snap-<time>)')
+    .option('--disk-only', 'an external disk-only snapshot of the raw disks (no memory): their files are frozen, new writes go to qcow2 overlays')
     .option('--json', 'print JSON')
-    .action((name: string, snapName: string | undefined, opts: { json?: boolean }) =>
-      withVigil(async (v) => done(await v.snapshots.create(name, snapName, progress(opts.json)), 'created', opts.json)),
+    .action((name: string, snapName: string | undefined, opts: { json?: boolean; diskOnly?: boolean }) =>
+      withVigil(async (v) => {
+        const onProgress = progress(opts.json);
+        done(await v.snapshots.create(name, snapName, { ...(opts.diskOnly ? { diskOnly: true } : {}), ...(onProgress ? { onProgress } : {}) }), 'created', opts.json);
+      }),
     );
 
   snap
@@ -51,14 +56,14 @@ export function addSnapshotCommands(vm: Command): void {
         if (opts.json) return printJson(list);
         if (list.length === 0) return void process.stdout.write(`${name}: no snapshots\n`);
         const w = Math.max(4, ...list.map((s) => s.name.length));
-        process.stdout.write(`${'NAME'.padEnd(w)}  ${'VM STATE'.padEnd(8)}  DATE\n`);
-        for (const s of list) process.stdout.write(`${s.name.padEnd(w)}  ${humanBytes(s.vmStateSize).padEnd(8)}  ${s.date}\n`);
+        process.stdout.write(`${'NAME'.padEnd(w)}  ${'KIND'.padEnd(8)}  ${'MEMORY'.padEnd(8)}  DATE\n`);
+        for (const s of list) process.stdout.write(`${s.name.padEnd(w)}  ${s.kind.padEnd(8)}  ${(s.kind === 'external' ? '-' : humanBytes(s.vmStateSize)).padEnd(8)}  ${s.date}\n`);
       }),
     );
 
   snap
     .command('restore')
-    .description("bring back a snapshot's memory and disks (the current state is lost)")
+    .description("bring back a snapshot: memory and disks of a running VM, or (disk-only snapshots) the disks of a stopped VM; the current state is lost")
     .argument('<vm>', 'VM name')
     .argument('<name>', 'snapshot name')
     .option('--json', 'print JSON')
@@ -68,7 +73,7 @@ export function addSnapshotCommands(vm: Command): void {
 
   snap
     .command('rm')
-    .description('delete a snapshot')
+    .description('delete a snapshot (a disk-only one is merged away, with the VM stopped; the disks keep their content)')
     .argument('<vm>', 'VM name')
     .argument('<name>', 'snapshot name')
     .option('--json', 'print JSON')
