@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { isVigilError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -101,6 +102,15 @@ test('convert qcow2 (with its backing chain) to raw, reporting progress; the dat
   const r = await runVigil(['image', 'convert', 'flat.raw', 'back.qcow2', '--format', 'qcow2'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /back\.qcow2: converted from flat\.raw \(qcow2/);
+});
+
+test('on a terminal, convert draws a progress bar', () => {
+  // script(1) gives the CLI a pseudo-terminal, as a user's shell would.
+  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  const cmd = [process.execPath, '--import', 'tsx', main, 'image', 'convert', 'flat.raw', 'tty.qcow2', '--format', 'qcow2'].map((a) => `'${a}'`).join(' ');
+  const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60000 });
+  assert.match(out, /\r\[#{30}\] 100\.0%/);
+  assert.match(out, /tty\.qcow2: converted from flat\.raw/);
 });
 
 test('an image a running VM uses (directly or as a backing file) is neither removed nor converted', async () => {
