@@ -18,6 +18,8 @@ export interface Image {
   format?: string;
   virtualSize?: number;
   actualSize?: number;
+  /** The backing file as the image's header names it (absent: none). */
+  backingFile?: string;
   /** Backing files, nearest first. */
   backingChain: { file: string; format?: string }[];
   /** Running VMs that use it (directly or as a backing file). */
@@ -195,6 +197,7 @@ export class ImageService {
       format: top.format,
       virtualSize: top['virtual-size'],
       ...(top['actual-size'] !== undefined ? { actualSize: top['actual-size'] } : {}),
+      ...(top['backing-filename'] !== undefined ? { backingFile: top['backing-filename'] } : {}),
       backingChain: chain.slice(1).map((c) => ({ file: c.filename, format: c.format })),
       ...(top.snapshots
         ? { snapshots: top.snapshots.map((s) => ({ name: s.name, vmStateSize: s['vm-state-size'], date: new Date(s['date-sec'] * 1000).toISOString() })) }
