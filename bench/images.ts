@@ -1,7 +1,8 @@
 /**
  * Images, snapshots and monitoring figures: qemu-img convert of a 1 GiB qcow2 (256 MiB of data) to raw;
  * snapshot save and restore of the test guest with 256 MiB RAM; /metrics scrape time with 20 VMs (real QEMUs
- * started through Vigil and paused right after their start: 20 guests booting under TCG would swamp this host).
+ * started through Vigil and paused right after their start: 20 guests booting under TCG would swamp this host),
+ * and again with one of them SIGSTOPped.
  * Run: `npx tsx bench/images.ts [--rounds N] [--vms N]`.
  */
 import { execFileSync } from 'node:child_process';
@@ -117,6 +118,21 @@ try {
   await api.app.close();
   console.log(`renderMetrics() with ${VMS} paused VMs (QMP query-status + query-blockstats each, /proc): ${fmt(lib)}, ${size} bytes`);
   console.log(`GET /metrics over signed HTTP with ${VMS} VMs: ${fmt(http)}`);
+
+  // One hung QEMU (SIGSTOP) among them: the scrape waits for its monitor's deadlines, not forever.
+  const hung = vigil.vms.get('m00').pid!;
+  process.kill(hung, 'SIGSTOP');
+  const stalled: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      await renderMetrics({ vms: vigil.vms });
+      stalled.push(performance.now() - t);
+    }
+  } finally {
+    process.kill(hung, 'SIGCONT');
+  }
+  console.log(`renderMetrics() with ${VMS} VMs, one SIGSTOPped: ${fmt(stalled)}`);
 } finally {
   killAll();
   vigil.close();
