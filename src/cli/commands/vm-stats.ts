@@ -45,7 +45,7 @@ export function addStatsCommands(vm: Command): void {
       try {
         const timeoutMs = Number(opts.timeout) || 3000;
         const s = await vmStats(v.vms, name, { timeoutMs });
-        if (s.state === 'running' || s.state === 'paused') s.health = await new HealthMonitor(v.vms, { qmpTimeoutMs: timeoutMs, failuresBeforeRestart: Infinity }).check(s.vm);
+        if (s.state === 'running' || s.state === 'paused') s.health = await new HealthMonitor(v.vms, { qmpTimeoutMs: timeoutMs, record: false }).check(s.vm);
         if (opts.json) printJson(s);
         else process.stdout.write(showStats(s));
       } finally {

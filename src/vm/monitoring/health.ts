@@ -35,6 +35,8 @@ export interface HealthOptions {
   guestGraceMs?: number;
   /** Unhealthy checks in a row before a restart (default 3). */
   failuresBeforeRestart?: number;
+  /** Record health changes in the VM history and restart per policy (default true; a one-off look such as `vigil vm stats` does neither). */
+  record?: boolean;
   logger?: Logger;
 }
 
@@ -105,6 +107,7 @@ export class HealthMonitor {
     const healthy = reasons.length === 0;
     const status: HealthStatus = { healthy, checkedAt: new Date().toISOString(), qmp, guest, reasons, failures: healthy ? 0 : (previous?.failures ?? 0) + 1 };
     this.statuses.set(vm.name, status);
+    if (this.opts.record === false) return status;
     if (!healthy && (previous === undefined || previous.healthy)) {
       this.vms.history.append(vm.name, vm.state, vm.state, `unhealthy: ${reasons.join('; ')}`);
       this.opts.logger?.warn({ vm: vm.name, reasons }, 'VM unhealthy');
