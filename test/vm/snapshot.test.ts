@@ -130,6 +130,9 @@ test('a disk-only snapshot of the raw disk: frozen under an overlay, restored wi
   assert.equal(disk1.file, overlay);
   assert.equal(disk1.format, 'qcow2');
   assert.equal(vigil.vms.get('snap').needsRestart, false, 'QEMU already writes to the overlay');
+  // Vigil's own transaction names overlay paths outside the VM's files directory: dangerous, allowed, audited.
+  const tx = vigil.audit.query({ vm: 'snap', command: 'transaction' });
+  assert.deepEqual(tx.map((t) => [t.class, t.outcome]), [['dangerous', 'ok']]);
   assert.deepEqual(await new ImageService(h.home, vigil.vms).usedBy(data), ['snap'], 'the frozen file is in use as a backing file');
 
   await writeData('ext-two');
