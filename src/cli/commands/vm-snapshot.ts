@@ -28,7 +28,7 @@ function progress(json: boolean | undefined): ((p: number) => void) | undefined 
 
 /** Adds `snapshot` to the `vm` command group. */
 export function addSnapshotCommands(vm: Command): void {
-  const snap = vm.command('snapshot').description("disk-and-memory snapshots, stored in the VM's qcow2 disks (the VM must run)");
+  const snap = vm.command('snapshot').description("snapshots: memory and disks inside the VM's qcow2 disks, or disk-only overlays of its raw disks");
 
   snap
     .command('create')
@@ -78,4 +78,7 @@ export function addSnapshotCommands(vm: Command): void {
     .argument('<name>', 'snapshot name')
     .option('--json', 'print JSON')
     .action((name: string, snapName: string, opts: { json?: boolean }) => withVigil(async (v) => done(await v.snapshots.remove(name, snapName), 'removed', opts.json)));
+
+  // program.ts makes two levels of commands throw instead of exiting; these sit one level deeper.
+  for (const c of [snap, ...snap.commands]) c.exitOverride();
 }
