@@ -15,6 +15,9 @@ import type { VmStateChange } from './store/vm-history-repo.js';
 import type { VmDefinition } from './vm/definition/schema.js';
 import { localPrincipal, openMonitor, type Monitor } from './vm/monitor.js';
 import { VmService, type ApplyResult, type StopOptions, type Vm } from './vm/service.js';
+import { imagesDir } from './images/dir.js';
+import { ImageService } from './images/service.js';
+import { SnapshotService } from './vm/snapshot/service.js';
 
 /** Options of `Vigil.open`. */
 export interface VigilOptions {
@@ -30,6 +33,10 @@ export interface VigilOptions {
 export class Vigil {
   readonly vms: VmService;
   readonly audit: AuditLog;
+  /** Disk images in the images directory. */
+  readonly images: ImageService;
+  /** VM snapshots; commands are audited under this handle's principal (`snapshotsAs` for an API caller). */
+  readonly snapshots: SnapshotService;
 
   private constructor(
     readonly paths: VigilPaths,
@@ -45,6 +52,13 @@ export class Vigil {
       if (def.usb.length > 0 || def.pci.length > 0) assertAttachable(blocked.list(), name, def);
     };
     this.vms = new VmService({ paths, db, logger, principal, qemuBinary: config.qemu.binary, hostAccel: config.qemu.accel, audit: this.audit, attachCheck });
+    this.images = new ImageService(imagesDir(paths, config), this.vms);
+    this.snapshots = this.snapshotsAs(principal);
+  }
+
+  /** Snapshot operations whose QMP commands are audited under `principal` (an API caller). */
+  snapshotsAs(principal: string): SnapshotService {
+    return new SnapshotService(this.vms, (vm) => this.monitorAs(vm, principal));
   }
 
   /** Opens the store (creating it on first use) and reads config.yaml. */

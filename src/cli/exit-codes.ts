@@ -23,6 +23,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VIGIL_ABORTED':
       return EXIT.CANCELLED;
     case 'VIGIL_GUARD_REFUSED':
+    case 'VIGIL_IMAGE_IN_USE':
       return EXIT.REFUSED;
     case 'VIGIL_QMP_EXECUTE':
     case 'VIGIL_QMP_UNPLUG_REFUSED':

@@ -1,6 +1,7 @@
 /** The `vigil` command line: thin fronts over the library's calls. */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit.js';
+import { imageCommand } from './commands/image.js';
 import { importCommand } from './commands/import.js';
 import { daemonCommands } from './commands/daemon.js';
 import { devicesCommand } from './commands/devices.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(vmCommand());
   program.addCommand(qmpCommand());
   program.addCommand(auditCommand());
+  program.addCommand(imageCommand());
   program.addCommand(importCommand());
   program.addCommand(devicesCommand());
   program.addCommand(killswitchCommand());

@@ -8,7 +8,7 @@ test('an empty config gives defaults', () => {
     qemu: { binary: 'qemu-system-x86_64', accel: 'auto' },
     api: { host: '127.0.0.1', port: 3003, windowSec: 300, requireV2ForDestructive: false },
     images: {},
-    daemon: { stopVmsOnExit: false },
+    daemon: { stopVmsOnExit: false, healthIntervalMs: 10000 },
     qmp: { rules: [] },
   });
 });

@@ -88,8 +88,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Stop every running VM when vigild exits on SIGTERM (default: leave them running, re-adopt on start). */
       stopVmsOnExit: z.boolean().default(false),
+      /** How often vigild checks that each running VM's QEMU answers (ms; 0 turns the checks off). */
+      healthIntervalMs: z.number().int().min(0).default(10000),
     })
-    .default({ stopVmsOnExit: false }),
+    .default({ stopVmsOnExit: false, healthIntervalMs: 10000 }),
   qmp: z
     .strictObject({
       /** Rules tried before Vigil's defaults. */

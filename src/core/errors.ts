@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   VIGIL_VMI_PAGE_FAULT: 'A guest-virtual address does not translate under the given DTB (a non-present or non-canonical entry); the message names the level.',
   VIGIL_VMI_BACKEND: 'The guest-memory backend cannot do this (no RAM file, no ptrace rights, read-only backend, short read).',
   VIGIL_DEVICE_BLOCKED: 'A host device plugged while the kill switch was engaged is blocked; Vigil attaches it to no VM until it is unblocked.',
+  VIGIL_QEMU_IMG: 'qemu-img failed or is missing (install qemu-utils); its own error message is included.',
+  VIGIL_IMAGE_IN_USE: 'A running VM uses this image (as a disk, a backing file or a snapshot overlay); stop the VM first.',
+  VIGIL_SNAPSHOT: 'A snapshot could not be taken, restored, listed or deleted (no qcow2 disk, unknown name, or the QEMU job failed).',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 

@@ -13,6 +13,7 @@ import { KillswitchEngine } from '../killswitch/engine.js';
 import { TriggerSet } from '../killswitch/triggers/set.js';
 import { readInventory } from '../sysfs/inventory.js';
 import { Vigil } from '../vigil.js';
+import { setMetricsSource } from '../vm/monitoring/metrics.js';
 import { VmSupervisor } from '../vm/supervisor.js';
 import { isActive } from '../vm/states.js';
 import { startLiveness } from './liveness.js';
@@ -56,7 +57,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release();
     throw err;
   }
-  const supervisor = new VmSupervisor(vigil.vms, { logger: log, ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}) });
+  const healthIntervalMs = vigil.config.daemon.healthIntervalMs;
+  // The checks ask the monitor the supervisor holds (declared before it exists: the checks run only after start()).
+  const held = (vm: string): ReturnType<VmSupervisor['heldClient']> => supervisor.heldClient(vm);
+  const supervisor = new VmSupervisor(vigil.vms, {
+    logger: log,
+    ...(options.scanIntervalMs ? { scanIntervalMs: options.scanIntervalMs } : {}),
+    ...(healthIntervalMs > 0 ? { health: { intervalMs: healthIntervalMs, heldQmp: held } } : {}),
+  });
+  setMetricsSource({ vms: vigil.vms, health: supervisor.health, audit: vigil.audit });
   const started = performance.now();
   let summary: Awaited<ReturnType<VmSupervisor['start']>>;
   try {

@@ -456,5 +456,8 @@ export const DEFAULT_GUARD_RULES: readonly GuardRule[] = [
   { command: 'cont', class: 'privileged', reason: 'it resumes a paused VM' },
   { command: 'device_del', class: 'privileged', reason: 'it hot-unplugs a device from the guest' },
   { command: 'blockdev-del', class: 'privileged', reason: 'it removes a block device' },
+  { command: 'snapshot-save', class: 'privileged', reason: "it pauses the VM and writes its memory and disk state into the VM's qcow2 disks" },
+  { command: 'snapshot-load', class: 'privileged', reason: "it replaces the running guest's memory and disks with a snapshot's, losing the current state" },
+  { command: 'snapshot-delete', class: 'privileged', reason: 'it deletes a snapshot from the VM disks' },
   { command: 'set_link', class: 'privileged', reason: "it changes a NIC's link state" },
 ];

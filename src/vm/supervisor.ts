@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, renameSync, statSync, truncateSync } from 'no
 import type { Logger } from '../core/log.js';
 import { QmpClient } from '../qmp/client.js';
 import type { QmpEvent } from '../qmp/types.js';
+import { HealthMonitor, type HealthOptions } from './monitoring/health.js';
 import { isQemuOf, waitForExit } from './process.js';
 import type { RestartPolicy } from './definition/schema.js';
 import type { Vm, VmService } from './service.js';
@@ -17,6 +18,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** How often to look for VMs started by other processes (the CLI) and to rotate logs (default 1000 ms). */
   scanIntervalMs?: number;
+  /** Health checks of running VMs every `intervalMs` (unset: none); see monitoring/health.ts. */
+  health?: HealthOptions & { intervalMs: number };
 }
 
 interface Watch {
@@ -69,12 +72,15 @@ export class VmSupervisor {
   private scanTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly log: Logger;
+  /** The health checks, when enabled in the options. */
+  readonly health: HealthMonitor | undefined;
 
   constructor(
     private readonly service: VmService,
     private readonly opts: SupervisorOptions,
   ) {
     this.log = opts.logger.child({ mod: 'supervisor' });
+    this.health = opts.health ? new HealthMonitor(service, { logger: this.log, ...opts.health }) : undefined;
   }
 
   /** Reconciles the store with what runs, then autostarts, then keeps watching. */
@@ -83,6 +89,7 @@ export class VmSupervisor {
     const autostarted = await this.autostart();
     this.scanTimer = setInterval(() => void this.scan(), this.opts.scanIntervalMs ?? 1000);
     this.scanTimer.unref();
+    if (this.opts.health) this.health?.start(this.opts.health.intervalMs);
     return { ...result, autostarted };
   }
 
@@ -90,6 +97,7 @@ export class VmSupervisor {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.scanTimer);
+    this.health?.stop();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
     const clients = [...this.watches.values()].map((w) => w.client);

@@ -71,6 +71,11 @@ const ROUTES: RouteCase[] = [
   { name: 'GET permissions', need: 'Owner', call: (c, vm) => c.call('GET', `/vms/${vm}/permissions`) },
   { name: 'PUT permissions', need: 'Owner', call: (c, vm) => c.call('PUT', `/vms/${vm}/permissions`, { subject: '0x000000000000000000000000000000000000beef', role: 'ReadOnly' }) },
   { name: 'DELETE permissions', need: 'Owner', call: (c, vm) => c.call('DELETE', `/vms/${vm}/permissions`, { subject: '0x000000000000000000000000000000000000dead' }) },
+  { name: 'GET snapshots', need: 'ReadOnly', call: (c, vm) => c.call('GET', `/vms/${vm}/snapshots`) },
+  { name: 'POST snapshot', need: 'Manager', call: (c, vm) => c.call('POST', `/vms/${vm}/snapshots`, { name: 's1' }) },
+  { name: 'POST snapshot restore', need: 'Manager', call: (c, vm) => c.call('POST', `/vms/${vm}/snapshots/s1/restore`) },
+  { name: 'DELETE snapshot', need: 'Manager', call: (c, vm) => c.call('DELETE', `/vms/${vm}/snapshots/s1`) },
+  { name: 'GET stats', need: 'ReadOnly', call: (c, vm) => c.call('GET', `/vms/${vm}/stats`) },
   { name: 'DELETE vm', need: 'Owner', call: (c, vm) => c.call('DELETE', `/vms/${vm}`) },
 ];
 

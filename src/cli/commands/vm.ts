@@ -7,6 +7,8 @@ import type { Vm } from '../../vm/service.js';
 import { vmSummary } from '../../vm/view.js';
 import { Vigil } from '../../vigil.js';
 import { printJson } from '../output.js';
+import { addSnapshotCommands } from './vm-snapshot.js';
+import { addStatsCommands } from './vm-stats.js';
 
 function uptime(vm: Vm): string {
   if (!vm.startedAt || (vm.state !== 'running' && vm.state !== 'paused')) return '-';
@@ -235,5 +237,7 @@ export function vmCommand(): Command {
       }),
     );
 
+  addSnapshotCommands(vm);
+  addStatsCommands(vm);
   return vm;
 }
