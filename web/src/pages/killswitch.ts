@@ -40,6 +40,11 @@ interface Status {
   plan: { vms: { vmName: string; devices: { deviceId: string; action: string }[]; problem?: string }[] };
 }
 
+/** Milliseconds as people read them (the report keeps sub-millisecond precision). */
+function ms(n: number): string {
+  return n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`;
+}
+
 function reportView(report: Report | null): HTMLElement {
   if (!report) return h('p', { id: 'ks-report' }, 'The kill switch has not been used yet.');
   const t = report.trigger;
@@ -56,7 +61,7 @@ function reportView(report: Report | null): HTMLElement {
       h('dt', {}, 'Started'),
       h('dd', {}, h('time', { datetime: report.startedAt }, new Date(report.startedAt).toLocaleString())),
       h('dt', {}, 'Took'),
-      h('dd', { id: 'ks-elapsed' }, `${report.elapsedMs} ms`),
+      h('dd', { id: 'ks-elapsed' }, ms(report.elapsedMs)),
     ),
     report.error ? h('p', { class: 'flash error' }, report.error) : null,
     report.unrestored?.length ? h('p', { class: 'flash error' }, `Not restored: ${report.unrestored.join('; ')}`) : null,
@@ -64,7 +69,7 @@ function reportView(report: Report | null): HTMLElement {
       h(
         'section',
         { class: 'vm-outcome', 'data-vm': vm.vmName, 'aria-label': `Outcome for ${vm.vmName}` },
-        h('h3', {}, vm.vmName, ' ', h('span', { class: `badge ${vm.safe ? 'ok' : 'bad'}` }, vm.notRunning ? 'not running' : vm.safe ? 'safe' : 'NOT SAFE'), ` ${vm.elapsedMs} ms`, vm.monitor ? ` · monitor ${vm.monitor}` : ''),
+        h('h3', {}, vm.vmName, ' ', h('span', { class: `badge ${vm.safe ? 'ok' : 'bad'}` }, vm.notRunning ? 'not running' : vm.safe ? 'safe' : 'NOT SAFE'), ` ${ms(vm.elapsedMs)}`, vm.monitor ? ` · monitor ${vm.monitor}` : ''),
         vm.error ? h('p', { class: 'flash error' }, vm.error) : null,
         vm.devices.length
           ? h(
@@ -84,14 +89,14 @@ function reportView(report: Report | null): HTMLElement {
                       h('td', { 'data-label': 'Device' }, d.device.deviceId),
                       h('td', { 'data-label': 'Action' }, d.device.action),
                       h('td', { 'data-label': 'Outcome', class: `outcome outcome-${d.outcome}` }, d.outcome, d.error ? ` (${d.error})` : ''),
-                      h('td', { 'data-label': 'Time' }, `${d.elapsedMs} ms`),
+                      h('td', { 'data-label': 'Time' }, ms(d.elapsedMs)),
                     ),
                   ),
                 ),
               ),
             )
           : null,
-        vm.escalated.length ? h('p', {}, `Escalated: ${vm.escalated.map((s) => `${s.step} ${s.ok ? 'ok' : 'failed'} at ${s.atMs} ms`).join(', ')}`) : null,
+        vm.escalated.length ? h('p', {}, `Escalated: ${vm.escalated.map((s) => `${s.step} ${s.ok ? 'ok' : 'failed'} at ${ms(s.atMs)}`).join(', ')}`) : null,
       ),
     ),
   );
