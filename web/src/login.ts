@@ -12,6 +12,11 @@ function wallet(): Eip1193 | undefined {
   return (window as unknown as { ethereum?: Eip1193 }).ethereum;
 }
 
+/** personal_sign's message parameter: the UTF-8 bytes as 0x-hex, the form every EIP-1193 wallet accepts. */
+function hexUtf8(text: string): string {
+  return `0x${[...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 function explain(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
@@ -45,7 +50,7 @@ export function renderLogin(main: HTMLElement, done: (s: Session) => void): void
                 const accounts = (await provider.request({ method: 'eth_requestAccounts' })) as string[];
                 const address = accounts[0];
                 if (!address) throw new Error('the wallet gave no account');
-                done(await login(address.toLowerCase(), async (message) => (await provider.request({ method: 'personal_sign', params: [message, address] })) as string));
+                done(await login(address.toLowerCase(), async (message) => (await provider.request({ method: 'personal_sign', params: [hexUtf8(message), address] })) as string));
               })().catch(fail);
             },
           },

@@ -101,7 +101,8 @@ async function signOut(): Promise<void> {
   void route();
 }
 
-window.addEventListener('hashchange', () => void route());
+// After a navigation, focus moves to the new page's content (screen readers announce it; Tab starts there).
+window.addEventListener('hashchange', () => void route().then(() => main.focus({ preventScroll: true })));
 window.addEventListener(SIGNED_OUT, () => {
   if (!session) return;
   events.stop();
