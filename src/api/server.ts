@@ -28,7 +28,7 @@ import { installBodyParsers } from './raw-body.js';
 import { allRoutes } from './routes/index.js';
 import { registerEvents } from './routes/events.js';
 import { registerConsole } from './routes/console.js';
-import { registerDashboard } from './static.js';
+import { dashboardDir, registerDashboard } from './static.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -242,7 +242,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   app.get('/openapi.json', () => openapi.document());
   registerEvents(app, deps, (req) => authenticate(req, false));
   registerConsole(app, deps, (req) => authenticate(req, false));
-  registerDashboard(app);
+  registerDashboard(app, dashboardDir());
 
   // State changes made through this process's services reach /events subscribers.
   options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));

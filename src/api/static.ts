@@ -64,7 +64,7 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 }
 
 /** Registers `/` and each asset of the built dashboard; without a build, `/` says how to make one. */
-export function registerDashboard(app: FastifyInstance, dir: string | undefined = dashboardDir()): void {
+export function registerDashboard(app: FastifyInstance, dir: string | undefined): void {
   if (dir === undefined) {
     app.get('/', (_req, reply) =>
       securityHeaders(reply).code(503).type('text/plain; charset=utf-8').send('The Vigil dashboard is not built. Run `npm run build:web` (or `make setup`) and restart vigild.\n'),
