@@ -247,6 +247,9 @@ test('a ReadOnly user signs in with a browser wallet and sees no life-cycle butt
     ws.onerror = () => resolve('refused');
   })`);
   assert.equal(refused, 'refused');
+  const refusal = vigil.audit.query({ command: 'GET /vms/:id/console', outcome: 'refused' }).at(-1);
+  assert.equal(refusal?.principal, readerWallet.address.toLowerCase(), 'the refusal is audited with the caller');
+  assert.equal(refusal?.error, 'VIGIL_FORBIDDEN');
   await context.close();
 });
 
