@@ -8,7 +8,7 @@ INTEGRATION_TESTS := $(shell find test -name '*.test.ts' | sort)
 
 all: build
 
-## setup: everything a fresh Debian machine needs (QEMU from apt, npm packages, the build, the test guest)
+## setup: everything a fresh Debian machine needs (QEMU and Chromium from apt, npm packages, the build with the dashboard, the test guest)
 setup: system-deps deps build guest
 
 system-deps:
@@ -22,9 +22,11 @@ node_modules/.vigil-stamp: package.json package-lock.json
 
 build: deps
 	npx tsc -p tsconfig.build.json
+	npm run build:web
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p web/tsconfig.json --noEmit
 
 lint: deps
 	npx eslint --max-warnings=0 .

@@ -27,6 +27,8 @@ import { OpenApiBuilder } from './openapi.js';
 import { installBodyParsers } from './raw-body.js';
 import { allRoutes } from './routes/index.js';
 import { registerEvents } from './routes/events.js';
+import { registerConsole } from './routes/console.js';
+import { dashboardDir, registerDashboard } from './static.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -239,6 +241,8 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   for (const spec of allRoutes()) register(spec);
   app.get('/openapi.json', () => openapi.document());
   registerEvents(app, deps, (req) => authenticate(req, false));
+  registerConsole(app, deps, (req) => authenticate(req, false));
+  registerDashboard(app, dashboardDir());
 
   // State changes made through this process's services reach /events subscribers.
   options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));
