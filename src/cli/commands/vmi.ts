@@ -3,7 +3,7 @@
  * writes it) and `vigil vmi read <vm> 0x... 64`. Virtual addresses use the DTB (CR3) of a vCPU unless --dtb is
  * given. Everything runs in-process over the VM's shared RAM file (or /proc/<pid>/mem).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import { hexdump } from '../../vmi/memory/hexdump.js';
@@ -73,7 +73,11 @@ function translationJson(t: Translation, dtb: bigint): Record<string, unknown> {
 }
 
 function sizeName(n: number): string {
-  return n >= 1 << 30 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`;
+  // Whole units only, falling back to the next smaller one: 2047 MiB stays 2047 MiB, not "2 GiB".
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`;
 }
 
 const backendOption = (): Option => new Option('--backend <name>', 'how to reach guest RAM').choices(['auto', 'ram-file', 'proc-mem']).default('auto');
@@ -171,7 +175,7 @@ export function vmiCommand(): Command {
 
   vmi
     .command('dump')
-    .description('write guest physical RAM to a file, at file offset = guest-physical address (holes stay sparse)')
+    .description('write guest physical RAM to a file, at file offset = guest-physical address (holes and never-touched zero MiBs stay sparse)')
     .argument('<vm>', 'VM name')
     .argument('<file>', 'output file (created or truncated)')
     .option('--purpose <text>', 'what the dump is for (recorded in the audit log)')
@@ -182,18 +186,23 @@ export function vmiCommand(): Command {
         const started = performance.now();
         const runs = m.memory.servedRuns();
         const fd = openSync(file, 'w', 0o600);
-        const chunk = Buffer.allocUnsafe(8 << 20);
+        const chunk = Buffer.allocUnsafe(1 << 20);
+        const zeros = Buffer.alloc(chunk.length);
         let bytes = 0;
         try {
           for (const r of runs) {
             for (let at = r.start; at < r.end; at += chunk.length) {
               const part = chunk.subarray(0, Math.min(chunk.length, r.end - at));
               await m.memory.readPhysInto(at, part);
+              bytes += part.length;
+              // Pages the guest never touched stay holes in the file too.
+              if (part.equals(zeros.subarray(0, part.length))) continue;
               let done = 0;
               while (done < part.length) done += writeSync(fd, part, done, part.length - done, at + done);
-              bytes += part.length;
             }
           }
+          const last = runs[runs.length - 1];
+          if (last !== undefined) ftruncateSync(fd, last.end);
         } catch (err) {
           m.memory.recordDump('vmi-dump', { file, bytes }, opts.purpose, 'failed', performance.now() - started, err instanceof VigilError ? err.code : 'error');
           throw err;

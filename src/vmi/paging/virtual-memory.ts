@@ -112,8 +112,20 @@ export class VirtualMemory {
   /** `len` bytes at `va`, translated page by page (a fault on any page fails the read and names it). */
   async read(va: number | bigint, len: number, access: VirtualAccess): Promise<Buffer> {
     const out = Buffer.allocUnsafe(len);
-    await this.pieces(va, len, access.dtb, async (pa, off, n) => this.phys.readPhysInto(pa, out.subarray(off, off + n)));
+    await this.readInto(va, out, access);
     return out;
+  }
+
+  /** Fills `dst` from `va` (no allocation: for hot loops). */
+  async readInto(va: number | bigint, dst: Buffer, access: VirtualAccess): Promise<void> {
+    const v = toVa(va);
+    const inPage = PAGE - Number(v & 0xfffn);
+    if (dst.length <= inPage) {
+      // One page: no piece list.
+      await this.phys.readPhysInto((await this.translate(v, access.dtb)).pa, dst);
+      return;
+    }
+    await this.pieces(v, dst.length, access.dtb, async (pa, off, n) => this.phys.readPhysInto(pa, dst.subarray(off, off + n)));
   }
 
   /** Writes `data` at `va`; guarded and audited like writePhys (allowDangerous required). */
