@@ -164,7 +164,7 @@ async function translation(): Promise<void> {
       return [n / ((performance.now() - t0) / 1000), (c.user + c.system) / n];
     };
     for (let round = 0; round < ROUNDS; round++) {
-      const noTables = new VirtualMemory(mem, regs.levels, 1 << 16, 0);
+      const noTables = new VirtualMemory(mem, regs.levels, { maxTablePages: 0 });
       const [b, bc] = await timed(vas.length, async () => {
         for (const va of vas) await noTables.translate(va, regs.cr3);
       });

@@ -174,7 +174,7 @@ describe('page walker (synthetic tables)', () => {
     const vm = new VirtualMemory(img7);
     for (let i = 0; i < 512; i++) assert.equal(await vm.toPhys(base + BigInt(i) * 4096n + 7n, BigInt(root)), 0x100000 + i * 4096 + 7);
     assert.equal(img7.reads, 4);
-    const bare = new VirtualMemory(img7, 4, 1 << 16, 0);
+    const bare = new VirtualMemory(img7, 4, { maxTablePages: 0 });
     const before = img7.reads;
     for (let i = 0; i < 512; i++) await bare.toPhys(base + BigInt(i) * 4096n, BigInt(root));
     assert.equal(img7.reads - before, 2048);

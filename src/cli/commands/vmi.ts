@@ -8,8 +8,8 @@ import { Command, Option } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import { hexdump } from '../../vmi/memory/hexdump.js';
 import { openVmMemory, type BackendChoice, type VmMemory } from '../../vmi/memory/vm-memory.js';
-import { readPagingRegisters } from '../../vmi/paging/hmp-registers.js';
-import { VirtualMemory } from '../../vmi/paging/virtual-memory.js';
+import type { VirtualAccess, VirtualMemory } from '../../vmi/paging/virtual-memory.js';
+import { vmVirtualMemory } from '../../vmi/paging/vm-virtual.js';
 import type { Translation } from '../../vmi/paging/walker.js';
 import { printJson } from '../output.js';
 
@@ -53,9 +53,9 @@ async function withMemory<T>(vm: string, opts: CommonOpts, fn: (m: VmMemory) => 
 
 /** The DTB to use: --dtb, or CR3 of vCPU --cpu from QEMU's monitor; with the paging depth CR4 says. */
 async function addressSpace(m: VmMemory, opts: VirtOpts): Promise<{ dtb: bigint; virt: VirtualMemory }> {
-  const regs = await readPagingRegisters(m.qmp, parseNum(opts.cpu, '--cpu', 4095));
-  const dtb = opts.dtb === undefined ? regs.cr3 : parseBig(opts.dtb, '--dtb');
-  return { dtb, virt: new VirtualMemory(m.memory, regs.levels) };
+  const { virt } = await vmVirtualMemory(m);
+  const access: VirtualAccess = opts.dtb === undefined ? { vcpu: parseNum(opts.cpu, '--cpu', 4095) } : { dtb: parseBig(opts.dtb, '--dtb') };
+  return { dtb: await virt.dtbOf(access), virt };
 }
 
 function translationJson(t: Translation, dtb: bigint): Record<string, unknown> {
