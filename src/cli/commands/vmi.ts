@@ -102,10 +102,11 @@ export function vmiCommand(): Command {
   )
     .addOption(backendOption())
     .option('--json', 'print JSON (the bytes as hex)')
-    .action((vm: string, addrText: string, lenText: string, opts: VirtOpts & { phys?: boolean; raw?: boolean }) =>
-      withMemory(vm, opts, async (m) => {
-        const len = parseNum(lenText, 'len', 16 << 20);
-        const addr = parseBig(addrText, 'addr');
+    .action((vm: string, addrText: string, lenText: string, opts: VirtOpts & { phys?: boolean; raw?: boolean }) => {
+      // Bad input is refused before touching the VM.
+      const len = parseNum(lenText, 'len', 16 << 20);
+      const addr = parseBig(addrText, 'addr');
+      return withMemory(vm, opts, async (m) => {
         let data: Buffer;
         let dtb: bigint | undefined;
         if (opts.phys === true) {
@@ -118,16 +119,17 @@ export function vmiCommand(): Command {
         if (opts.raw === true) process.stdout.write(data);
         else if (opts.json === true) printJson({ address: hex(addr), physical: opts.phys === true, ...(dtb === undefined ? {} : { dtb: hex(dtb) }), length: len, hex: data.toString('hex') });
         else process.stdout.write(hexdump(data, addr) + '\n');
-      }),
-    );
+      });
+    });
 
   addVirtOptions(vmi.command('translate').description('translate a guest-virtual address: physical address, page size, rights, the entries walked').argument('<vm>', 'VM name').argument('<va>', 'virtual address'))
     .addOption(backendOption())
     .option('--json', 'print JSON')
-    .action((vm: string, vaText: string, opts: VirtOpts) =>
-      withMemory(vm, opts, async (m) => {
+    .action((vm: string, vaText: string, opts: VirtOpts) => {
+      const va = parseBig(vaText, 'va');
+      return withMemory(vm, opts, async (m) => {
         const { dtb, virt } = await addressSpace(m, opts);
-        const t = await virt.translate(parseBig(vaText, 'va'), dtb);
+        const t = await virt.translate(va, dtb);
         if (opts.json === true) {
           printJson(translationJson(t, dtb));
           return;
@@ -136,8 +138,8 @@ export function vmiCommand(): Command {
         const lines = [`${hex(t.va)} -> ${hex(t.pa)}  (${sizeName(t.pageSize)} page at ${hex(t.pageBase)}; ${rights}; dtb ${hex(dtb)})`];
         for (const e of t.entries) lines.push(`  L${e.level} entry at ${hex(e.pa)} = ${e.value.toString(16).padStart(16, '0')}`);
         process.stdout.write(lines.join('\n') + '\n');
-      }),
-    );
+      });
+    });
 
   vmi
     .command('search')
@@ -150,17 +152,18 @@ export function vmiCommand(): Command {
     .option('--limit <n>', 'stop after this many matches', '100')
     .addOption(backendOption())
     .option('--json', 'print JSON')
-    .action((vm: string, pattern: string, opts: CommonOpts & { hex?: boolean; start?: string; end?: string; limit: string }) =>
-      withMemory(vm, opts, async (m) => {
-        if (opts.hex === true && !/^([0-9a-f]{2})+$/i.test(pattern)) {
-          throw new VigilError('VIGIL_INVALID_INPUT', `--hex pattern '${pattern}' is not an even number of hex digits`, { context: { field: 'pattern' } });
-        }
-        const needle = opts.hex === true ? Buffer.from(pattern, 'hex') : Buffer.from(pattern, 'utf8');
-        const hits = await m.memory.search(needle, {
-          limit: parseNum(opts.limit, '--limit'),
-          ...(opts.start === undefined ? {} : { start: parseNum(opts.start, '--start') }),
-          ...(opts.end === undefined ? {} : { end: parseNum(opts.end, '--end') }),
-        });
+    .action((vm: string, pattern: string, opts: CommonOpts & { hex?: boolean; start?: string; end?: string; limit: string }) => {
+      if (opts.hex === true && !/^([0-9a-f]{2})+$/i.test(pattern)) {
+        throw new VigilError('VIGIL_INVALID_INPUT', `--hex pattern '${pattern}' is not an even number of hex digits`, { context: { field: 'pattern' } });
+      }
+      const needle = opts.hex === true ? Buffer.from(pattern, 'hex') : Buffer.from(pattern, 'utf8');
+      const bounds = {
+        limit: parseNum(opts.limit, '--limit'),
+        ...(opts.start === undefined ? {} : { start: parseNum(opts.start, '--start') }),
+        ...(opts.end === undefined ? {} : { end: parseNum(opts.end, '--end') }),
+      };
+      return withMemory(vm, opts, async (m) => {
+        const hits = await m.memory.search(needle, bounds);
         if (opts.json === true) {
           printJson({ pattern: needle.toString('hex'), matches: hits.map((pa) => hex(pa)) });
           return;
@@ -170,8 +173,8 @@ export function vmiCommand(): Command {
           process.stdout.write(hexdump(preview[0] ?? needle, pa).split('\n')[0] + '\n');
         }
         process.stderr.write(`${hits.length} match${hits.length === 1 ? '' : 'es'}\n`);
-      }),
-    );
+      });
+    });
 
   vmi
     .command('dump')
