@@ -271,6 +271,11 @@ describe('guest physical memory of a real guest', () => {
       assert.equal(image.length, 256 << 20);
       assert.equal(image.subarray(markerPa, markerPa + 12).toString(), MARKER.slice(0, 12));
       rmSync(file);
+      const dumps = vigil.audit.query({ vm: VM, command: 'vmi-dump' });
+      assert.deepEqual(
+        dumps.map((r) => [r.class, r.outcome, r.purpose]),
+        [['memory-dump', 'ok', 'test']],
+      );
     } finally {
       mon = await vigil.monitor(VM);
     }

@@ -180,6 +180,28 @@ describe('page walker (synthetic tables)', () => {
     assert.equal(img7.reads - before, 2048);
   });
 
+  it('typed virtual reads: little-endian integers, and a C string that ends right before an unmapped page', async () => {
+    const img8 = new Image();
+    const root = img8.table();
+    const va = 0xffff_9000_0000_0000n;
+    map(img8, root, va, 0xd000, 1, P | RW);
+    img8.buf.writeBigUInt64LE(0xffff_8880_1234_5678n, 0xd000);
+    img8.buf.write('init\0', 0xd010, 'latin1');
+    img8.buf.write('edge', 0xdffc, 'latin1'); // no NUL before the unmapped page: the read stops at the page end
+    const vm = new VirtualMemory(img8);
+    const dtb = BigInt(root);
+    assert.equal(await vm.readU64(va, { dtb }), 0xffff_8880_1234_5678n);
+    assert.equal(await vm.readU32(va, { dtb }), 0x1234_5678);
+    assert.equal(await vm.readU16(va + 2n, { dtb }), 0x1234);
+    assert.equal(await vm.readU8(va + 7n, { dtb }), 0xff);
+    assert.equal(await vm.readCString(va + 0x10n, { dtb }), 'init');
+    await assert.rejects(vm.readCString(va + 0xffcn, { dtb }), (err) => isVigilError(err, 'VIGIL_VMI_PAGE_FAULT'));
+    assert.equal(await vm.readCString(va + 0xffcn, { dtb }, 4), 'edge');
+    await assert.rejects(vm.read(va, 8, { vcpu: 0 }), /no CR3 source/);
+    const withCpu = new VirtualMemory(img8, 4, { cr3Of: (n) => Promise.resolve(n === 1 ? dtb : 0n) });
+    assert.equal(await withCpu.readU64(va, { vcpu: 1 }), 0xffff_8880_1234_5678n);
+  });
+
   it('a read that faults on its second page names that page', async () => {
     const img6 = new Image();
     const root = img6.table();

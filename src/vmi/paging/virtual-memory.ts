@@ -152,6 +152,47 @@ export class VirtualMemory {
     await this.pieces(v, dst.length, dtb, async (pa, off, n) => this.phys.readPhysInto(pa, dst.subarray(off, off + n)));
   }
 
+  /** Unsigned 8-bit value at `va`. */
+  async readU8(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 1, access)).readUInt8(0);
+  }
+
+  /** Unsigned 16-bit little-endian value at `va`. */
+  async readU16(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 2, access)).readUInt16LE(0);
+  }
+
+  /** Unsigned 32-bit little-endian value at `va`. */
+  async readU32(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 4, access)).readUInt32LE(0);
+  }
+
+  /** Unsigned 64-bit little-endian value at `va` (a pointer, typically), as a bigint. */
+  async readU64(va: number | bigint, access: VirtualAccess): Promise<bigint> {
+    return (await this.read(va, 8, access)).readBigUInt64LE(0);
+  }
+
+  /** The NUL-terminated string at `va`, at most `max` bytes, read a page at a time (an unmapped page after it is no error). */
+  async readCString(va: number | bigint, access: VirtualAccess, max = 4096, encoding: BufferEncoding = 'utf8'): Promise<string> {
+    const dtb = await this.dtbOf(access);
+    let at = toVa(va);
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const n = Math.min(PAGE - Number(at & 0xfffn), max - total);
+      const chunk = await this.read(at, n, { dtb });
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        parts.push(chunk.subarray(0, nul));
+        break;
+      }
+      parts.push(chunk);
+      total += n;
+      at = (at + BigInt(n)) & ((1n << 64n) - 1n);
+    }
+    return Buffer.concat(parts).toString(encoding);
+  }
+
   /** Writes `data` at `va`; guarded and audited like writePhys (allowDangerous required). */
   async write(va: number | bigint, data: Buffer, access: VirtualAccess, options: WriteOptions = {}): Promise<void> {
     const { writePhys, audited } = this.phys;
