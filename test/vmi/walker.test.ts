@@ -202,6 +202,16 @@ describe('page walker (synthetic tables)', () => {
     assert.equal(await withCpu.readU64(va, { vcpu: 1 }), 0xffff_8880_1234_5678n);
   });
 
+  it('concurrent translations do not mix up each other\'s entries', async () => {
+    const img9 = new Image();
+    const root = img9.table();
+    const vas = Array.from({ length: 64 }, (_, i) => 0xffff_8880_0000_0000n + BigInt(i) * 0x4020_1000n);
+    vas.forEach((va, i) => map(img9, root, va, 0x200000 + i * 4096, 1, P | RW));
+    const vm = new VirtualMemory(img9);
+    const got = await Promise.all(vas.map((va) => vm.toPhys(va, BigInt(root))));
+    assert.deepEqual(got, vas.map((_, i) => 0x200000 + i * 4096));
+  });
+
   it('a read that faults on its second page names that page', async () => {
     const img6 = new Image();
     const root = img6.table();

@@ -76,7 +76,6 @@ class TablePages implements PhysReader {
 /** Translates and accesses guest virtual memory over guest physical memory. */
 export class VirtualMemory {
   private readonly cache = new Map<bigint, Map<number, CachedPage>>();
-  private readonly scratch = Buffer.allocUnsafe(8);
   private readonly tables: TablePages;
   private hits = 0;
   private misses = 0;
@@ -117,7 +116,8 @@ export class VirtualMemory {
       return { ...hit.t, va: v, pa: hit.pa4k + off };
     }
     this.misses++;
-    const t = await walk(this.walkReader, v, dtb, this.levels, this.scratch);
+    // No shared scratch buffer: concurrent walks interleave at every await.
+    const t = await walk(this.walkReader, v, dtb, this.levels);
     if (perDtb === undefined) {
       perDtb = new Map();
       this.cache.set(dtb, perDtb);
