@@ -11,6 +11,10 @@ import { silentLogger } from '../../src/core/log.js';
 import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
 import { LinuxKernel } from '../../src/vmi/os/linux/kernel.js';
 import { listProcesses, type LinuxProcess } from '../../src/vmi/os/linux/tasks.js';
+import { listModules } from '../../src/vmi/os/linux/modules.js';
+import { locateBtf } from '../../src/vmi/os/linux/btf/locate.js';
+import { locateVmcoreinfo } from '../../src/vmi/os/linux/vmcoreinfo.js';
+import { createHash } from 'node:crypto';
 import { Vigil } from '../../src/vigil.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
 
@@ -20,7 +24,11 @@ const INIT = `for n in 1 2 3 4; do ln -s /bin/busybox /bin/busyboxvq$n; done
 /bin/busyboxvq2 sleep 3002 &
 (cd / && exec /bin/busyboxvq3 sleep 3003) &
 procs() { echo "$1-BEGIN"; for d in /proc/[0-9]*; do set -- $(cat $d/stat 2>/dev/null) && echo "PROC $1 $4 $2"; done; echo "$1-END"; }
-procs FIRST`;
+procs FIRST
+modprobe dummy; modprobe virtio_net
+echo MODS-BEGIN; cat /proc/modules; echo MODS-END
+echo "GUEST-BTF=$(wc -c </sys/kernel/btf/vmlinux) $(md5sum </sys/kernel/btf/vmlinux | cut -d' ' -f1)"
+echo "GUEST-RELEASE=$(uname -r)"`;
 
 let h: TestHome;
 let vigil: Vigil;
@@ -64,6 +72,46 @@ after(async () => {
   await vm?.close();
   h?.killAll();
   vigil?.close();
+});
+
+test('modules: the same names, sizes and order as the guest\'s /proc/modules', async () => {
+  const text = log();
+  const body = text.slice(text.indexOf('MODS-BEGIN'), text.indexOf('MODS-END'));
+  const guest = [...body.matchAll(/^(\w+) (\d+) \d+ /gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.ok(guest.some((g) => g.startsWith('dummy ')), body);
+  const ours = await listModules(kernel);
+  assert.deepEqual(ours.map((m) => `${m.name} ${m.size}`), guest);
+  assert.ok(ours.every((m) => m.state === 'live' && m.base >= 0xffffffff80000000n));
+});
+
+test("the kernel's BTF is found in RAM, byte for byte what the guest serves, and parsed into the structs needed", async () => {
+  const [, size, md5] = /GUEST-BTF=(\d+) ([0-9a-f]{32})/.exec(log()) ?? [];
+  const found = await locateBtf(vm.memory);
+  assert.equal(found.length, Number(size), 'the same length as /sys/kernel/btf/vmlinux');
+  assert.equal(createHash('md5').update(await vm.memory.readPhys(found.offset, found.length)).digest('hex'), md5, 'the same bytes');
+  const btf = found.btf;
+  assert.ok(btf.types.length > 50_000, `${btf.types.length} types`);
+  const comm = btf.member('task_struct', 'comm');
+  const commType = btf.resolve(comm.type);
+  assert.equal(commType.kind, 'ARRAY');
+  assert.equal(btf.sizeOf(comm.type), 16, 'TASK_COMM_LEN');
+  for (const m of ['pid', 'tgid', 'tasks', 'real_parent', 'mm', 'cred', 'start_time', '__state']) assert.ok(btf.member('task_struct', m).byteOffset > 0, m);
+  assert.equal(btf.member('list_head', 'next').byteOffset, 0);
+  assert.equal(btf.member('list_head', 'prev').byteOffset, 8);
+  assert.equal(btf.sizeOf(btf.member('task_struct', 'pid').type), 4);
+  assert.ok(btf.member('mm_struct', 'pgd').byteOffset > 0, 'mm->pgd, through the anonymous struct it sits in');
+  assert.throws(() => btf.member('task_struct', 'no_such_member'), /struct task_struct has no member no_such_member/);
+});
+
+test('VMCOREINFO is found and agrees with the guest: release, page size, the KASLR slide and init_top_pgt', async () => {
+  const release = /GUEST-RELEASE=(\S+)/.exec(log())?.[1];
+  const info = await locateVmcoreinfo(vm.memory);
+  assert.equal(info.osRelease, release);
+  assert.equal(info.pageSize, 4096);
+  const initTopPgt = info.symbols.get('init_top_pgt');
+  assert.ok(initTopPgt !== undefined && initTopPgt >= 0xffffffff80000000n, 'a kernel image address');
+  assert.ok(info.numbers.has('phys_base'));
+  assert.ok(info.offsets.size > 10 && info.sizes.size > 3, 'struct layouts too');
 });
 
 const byPid = (list: LinuxProcess[]): Map<number, LinuxProcess> => new Map(list.map((p) => [p.pid, p]));
