@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { isVigilError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
 import { LinuxKernel } from '../../src/vmi/os/linux/kernel.js';
@@ -16,6 +17,11 @@ import { locateBtf } from '../../src/vmi/os/linux/btf/locate.js';
 import { locateVmcoreinfo } from '../../src/vmi/os/linux/vmcoreinfo.js';
 import { createHash } from 'node:crypto';
 import { Vigil } from '../../src/vigil.js';
+import { Wallet } from 'ethers';
+import { buildApi } from '../../src/api/server.js';
+import { AccessRepo } from '../../src/store/access-repo.js';
+import { PyClient } from '../helpers/api-client.js';
+import { runVigil } from '../helpers/cli.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
 
 // busybox applets under new names (busybox runs `busybox* <applet>`), with arguments; then the guest's own view.
@@ -168,4 +174,72 @@ test('uname from the guest kernel: the release the guest reports', async () => {
   assert.equal(id.release, kernel.vmcoreinfo.osRelease);
   assert.equal(id.machine, 'x86_64');
   assert.ok(id.pagingLevels === 4 || id.pagingLevels === 5);
+});
+
+test('vigil vmi <vm> uname|ps|pstree|modules: readable tables and JSON', async () => {
+  const env = h.env;
+  const ps = await runVigil(['vmi', 'p', 'ps', '--json'], env, 120_000);
+  assert.equal(ps.code, 0, ps.stderr);
+  const list = JSON.parse(ps.stdout) as { pid: number; comm: string; cmdline?: string; address: string }[];
+  assert.equal(list.find((p) => p.comm === 'busyboxvq1')?.cmdline, '/bin/busyboxvq1 sleep 3001');
+  assert.match(list[0]!.address, /^0x[0-9a-f]+$/, 'bigints as hex');
+  const tree = await runVigil(['vmi', 'pstree', 'p'], env, 120_000);
+  assert.equal(tree.code, 0, tree.stderr);
+  assert.match(tree.stdout, /^init\(1\)$/m);
+  assert.match(tree.stdout, /[├└]─ busyboxvq1\(\d+\)/);
+  assert.match(tree.stdout, /^kthreadd\(2\)$/m);
+  const uname = await runVigil(['vmi', 'p', 'uname'], env, 120_000);
+  assert.match(uname.stdout, /^Linux vigil-guest \S+ .* x86_64\nKASLR offset 0x[0-9a-f]+, [45]-level paging/);
+  const mods = await runVigil(['vmi', 'p', 'modules'], env, 120_000);
+  assert.match(mods.stdout, /^dummy +\d+ +live +0xffffffff[0-9a-f]+$/m);
+  const bad = await runVigil(['vmi', 'p', 'lsof'], env);
+  assert.equal(bad.code, 3);
+  assert.match(bad.stderr, /'lsof' is not a vmi verb: use one of .*uname, ps, pstree, modules/);
+});
+
+test('over the API: Owner only, each view audited under the caller; a warm second listing', async () => {
+  const api = await buildApi({ vigil, logger: silentLogger, imagesDir: h.home });
+  try {
+    const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const owner = new PyClient(url, Wallet.createRandom().privateKey);
+    const reader = new PyClient(url, Wallet.createRandom().privateKey);
+    const repo = new AccessRepo(vigil.db);
+    repo.upsertPrincipal(owner.address, null);
+    repo.upsertPrincipal(reader.address, null);
+    repo.grant('p', owner.address, 'Owner', 'test');
+    repo.grant('p', reader.address, 'Manager', 'test');
+    const refused = await reader.call('GET', '/vms/p/vmi/linux/ps');
+    assert.equal(refused.status, 403, refused.text);
+    const first = await owner.call('GET', '/vms/p/vmi/linux/ps');
+    assert.equal(first.status, 200, first.text);
+    const procs = first.body.result as { pid: number; comm: string }[];
+    assert.ok(procs.some((p) => p.comm === 'busyboxvq2'));
+    const t0 = performance.now();
+    const again = await owner.call('GET', '/vms/p/vmi/linux/modules');
+    assert.equal(again.status, 200, again.text);
+    assert.ok(performance.now() - t0 < 5000, 'the kernel stays attached between calls');
+    assert.ok((again.body.result as { name: string }[]).some((m) => m.name === 'dummy'));
+    assert.equal((await owner.call('GET', '/vms/p/vmi/linux/lsof')).status, 400);
+    const audited = vigil.audit.query({ command: 'vmi-linux-ps' });
+    assert.ok(audited.some((r) => r.purpose === `ps as ${owner.address.toLowerCase()}` && r.class === 'memory-dump' && r.outcome === 'ok'), JSON.stringify(audited.map((r) => r.purpose)));
+  } finally {
+    await api.app.close();
+  }
+});
+
+test('a guest with no Linux in it: a clear error saying what is missing and what to supply', async () => {
+  vigil.add([h.write('bare.yaml', 'name: bare\nmemory: 64M\naccel: tcg\nintrospection: true\n')]);
+  await vigil.start('bare');
+  const bare = await openVmMemory('bare', { paths: h.paths, store: vigil.db });
+  try {
+    await assert.rejects(LinuxKernel.attach(bare.memory), (err: unknown) => {
+      assert.ok(isVigilError(err, 'VIGIL_VMI_BTF') || isVigilError(err, 'VIGIL_VMI_KERNEL'), String(err));
+      assert.match(err.message, /still booting|CONFIG_DEBUG_INFO_BTF|CONFIG_CRASH_CORE/);
+      assert.match(err.message, /supply/);
+      return true;
+    });
+  } finally {
+    await bare.close();
+    await vigil.stop('bare', { force: true });
+  }
 });

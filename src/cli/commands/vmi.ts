@@ -12,8 +12,8 @@ import type { VirtualAccess, VirtualMemory } from '../../vmi/paging/virtual-memo
 import { vmVirtualMemory } from '../../vmi/paging/vm-virtual.js';
 import type { Translation } from '../../vmi/paging/walker.js';
 import { printJson } from '../output.js';
+import { addLinuxVerbs } from './vmi-linux.js';
 
-const VERBS = ['read', 'translate', 'search', 'dump', 'map'];
 
 interface CommonOpts {
   backend: BackendChoice;
@@ -238,6 +238,8 @@ export function vmiCommand(): Command {
       }),
     );
 
+  addLinuxVerbs(vmi);
+
   // `vigil vmi <vm> <verb> ...`: swap the first two words and parse again (a VM named like a verb needs verb-first).
   vmi
     .command('on', { isDefault: true, hidden: true })
@@ -247,8 +249,9 @@ export function vmiCommand(): Command {
     .allowUnknownOption()
     .helpOption(false)
     .action(async (vm: string, verb: string, rest: string[]) => {
-      if (!VERBS.includes(verb)) {
-        throw new VigilError('VIGIL_INVALID_INPUT', `'${verb}' is not a vmi verb: use one of ${VERBS.join(', ')} (vigil vmi <vm> <verb> ... or vigil vmi <verb> <vm> ...)`, { context: { field: 'verb', value: verb } });
+      const verbs = vmi.commands.map((c) => c.name()).filter((n) => n !== 'on');
+      if (!verbs.includes(verb)) {
+        throw new VigilError('VIGIL_INVALID_INPUT', `'${verb}' is not a vmi verb: use one of ${verbs.join(', ')} (vigil vmi <vm> <verb> ... or vigil vmi <verb> <vm> ...)`, { context: { field: 'verb', value: verb } });
       }
       await vmi.parseAsync([verb, vm, ...rest], { from: 'user' });
     });
