@@ -3,7 +3,7 @@
  * from each process's address space; a process started later appears and one that exits disappears.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
@@ -192,6 +192,13 @@ test('vigil vmi <vm> uname|ps|pstree|modules: readable tables and JSON', async (
   assert.match(uname.stdout, /^Linux vigil-guest \S+ .* x86_64\nKASLR offset 0x[0-9a-f]+, [45]-level paging/);
   const mods = await runVigil(['vmi', 'p', 'modules'], env, 120_000);
   assert.match(mods.stdout, /^dummy +\d+ +live +0xffffffff[0-9a-f]+$/m);
+  // The BTF the guest serves, given as a file instead of found in memory: the same answer.
+  const found = await locateBtf(vm.memory);
+  const btfFile = h.write('vmlinux.btf', '');
+  writeFileSync(btfFile, await vm.memory.readPhys(found.offset, found.length));
+  const withFile = await runVigil(['vmi', 'p', 'ps', '--json', '--btf', btfFile], env, 120_000);
+  assert.equal(withFile.code, 0, withFile.stderr);
+  assert.deepEqual((JSON.parse(withFile.stdout) as { pid: number }[]).map((p) => p.pid).filter((p) => p < 100), list.map((p) => p.pid).filter((p) => p < 100));
   const bad = await runVigil(['vmi', 'p', 'lsof'], env);
   assert.equal(bad.code, 3);
   assert.match(bad.stderr, /'lsof' is not a vmi verb: use one of .*uname, ps, pstree, modules/);

@@ -13,9 +13,15 @@ function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v))) as unknown;
 }
 
-async function run<V extends LinuxViewName>(vm: string, view: V, json: boolean, print: (result: LinuxViewResult[V]) => string[]): Promise<void> {
+interface ViewOpts {
+  json?: boolean;
+  btf?: string;
+}
+
+async function run<V extends LinuxViewName>(vm: string, view: V, o: ViewOpts, print: (result: LinuxViewResult[V]) => string[]): Promise<void> {
+  const json = o.json === true;
   const vigil = Vigil.open();
-  const views = new LinuxViews({ paths: vigil.paths, store: vigil.db });
+  const views = new LinuxViews({ paths: vigil.paths, store: vigil.db, ...(o.btf === undefined ? {} : { btfFile: o.btf }) });
   try {
     const result = await views.view(vm, view, userInfo().username);
     if (json) printJson(plain(result));
@@ -42,27 +48,31 @@ export function addLinuxVerbs(vmi: Command): void {
     .description("the guest kernel's identity, as its uname -a, with the KASLR slide and paging depth")
     .argument('<vm>', 'VM name')
     .option('--json', 'print JSON')
-    .action((vm: string, o: { json?: boolean }) =>
-      run(vm, 'uname', o.json === true, (u) => [`${u.sysname} ${u.nodename} ${u.release} ${u.version} ${u.machine}`, `KASLR offset ${hex(u.kernelOffset)}, ${u.pagingLevels}-level paging, kernel DTB ${hex(u.dtb)}`]),
+    .option('--btf <file>', "the guest kernel's BTF (/sys/kernel/btf/vmlinux) or vmlinux, when it cannot be found in memory")
+    .action((vm: string, o: ViewOpts) =>
+      run(vm, 'uname', o, (u) => [`${u.sysname} ${u.nodename} ${u.release} ${u.version} ${u.machine}`, `KASLR offset ${hex(u.kernelOffset)}, ${u.pagingLevels}-level paging, kernel DTB ${hex(u.dtb)}`]),
     );
   vmi
     .command('ps')
     .description("the guest's processes (pid, parent, uid, state, name, command line), read from its memory")
     .argument('<vm>', 'VM name')
     .option('--json', 'print JSON')
-    .action((vm: string, o: { json?: boolean }) => run(vm, 'ps', o.json === true, psLines));
+    .option('--btf <file>', "the guest kernel's BTF (/sys/kernel/btf/vmlinux) or vmlinux, when it cannot be found in memory")
+    .action((vm: string, o: ViewOpts) => run(vm, 'ps', o, psLines));
   vmi
     .command('pstree')
     .description("the guest's processes as a tree")
     .argument('<vm>', 'VM name')
     .option('--json', 'print JSON')
-    .action((vm: string, o: { json?: boolean }) => run(vm, 'pstree', o.json === true, formatTree));
+    .option('--btf <file>', "the guest kernel's BTF (/sys/kernel/btf/vmlinux) or vmlinux, when it cannot be found in memory")
+    .action((vm: string, o: ViewOpts) => run(vm, 'pstree', o, formatTree));
   vmi
     .command('modules')
     .description("the guest kernel's loaded modules (name, size, base), as its /proc/modules")
     .argument('<vm>', 'VM name')
     .option('--json', 'print JSON')
-    .action((vm: string, o: { json?: boolean }) =>
-      run(vm, 'modules', o.json === true, (r) => r.map((m) => `${m.name.padEnd(20)} ${String(m.size).padStart(8)}  ${m.state}  ${hex(m.base)}`)),
+    .option('--btf <file>', "the guest kernel's BTF (/sys/kernel/btf/vmlinux) or vmlinux, when it cannot be found in memory")
+    .action((vm: string, o: ViewOpts) =>
+      run(vm, 'modules', o, (r) => r.map((m) => `${m.name.padEnd(20)} ${String(m.size).padStart(8)}  ${m.state}  ${hex(m.base)}`)),
     );
 }

@@ -35,7 +35,7 @@ interface Attached {
 export class LinuxViews {
   private readonly attached = new Map<string, Promise<Attached>>();
 
-  constructor(private readonly opts: { paths: VigilPaths; store: StoreDb }) {}
+  constructor(private readonly opts: { paths: VigilPaths; store: StoreDb; btfFile?: string }) {}
 
   /** Runs `view` on VM `vm` as `principal`; the first call attaches (finds BTF, VMCOREINFO, init_task). */
   async view<V extends LinuxViewName>(vm: string, view: V, principal: string): Promise<LinuxViewResult[V]> {
@@ -79,7 +79,7 @@ export class LinuxViews {
       // The views need no monitor after this: free it for the VM's other users (QEMU serves one client each).
       await memory.qmp.close();
       try {
-        return { pid: memory.pid, memory, kernel: await LinuxKernel.attach(memory.memory) };
+        return { pid: memory.pid, memory, kernel: await LinuxKernel.attach(memory.memory, this.opts.btfFile === undefined ? {} : { btfFile: this.opts.btfFile }) };
       } catch (err) {
         await memory.close();
         throw err;
