@@ -38,6 +38,13 @@ export const ERROR_CODES = {
   VIGIL_AUTH_BAD_SIGNATURE: 'The signature does not verify: wrong length, bad v, high s, recovery-id mismatch, or an unknown/mismatched signer.',
   VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
   VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
+  VIGIL_GDB_CONNECT: 'Could not connect to a gdbstub socket, or it did not answer (QEMU serves one debugger at a time: is another attached?).',
+  VIGIL_GDB_TIMEOUT: 'A gdbstub reply (or an awaited stop) did not arrive within its deadline.',
+  VIGIL_GDB_DISCONNECTED: 'The gdbstub connection closed (or was not open) while a call was pending.',
+  VIGIL_GDB_PROTOCOL: 'The gdbstub sent something the remote protocol does not allow (bad checksum after retries, oversize or malformed packet).',
+  VIGIL_GDB_ERROR: 'The gdbstub answered a request with an error reply (Exx); the request and the code are in the context.',
+  VIGIL_GDB_UNSUPPORTED: 'The gdbstub does not offer a feature this call needs (a packet, a register, a breakpoint kind).',
+  VIGIL_GDB_STATE: 'The gdbstub client was asked to do something its state does not allow (e.g. read registers while the guest runs).',
   VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
