@@ -36,9 +36,16 @@ interface Sub {
   handler: EventHandler;
 }
 
-type Flow = { kind: 'continue' } | { kind: 'step-then-re-arm' } | { kind: 'skip'; length: number } | { kind: 'pause' };
+type Flow = { kind: 'continue' } | { kind: 'step-then-re-arm' } | { kind: 'pause' };
 
-const FLOW_RANK: Record<Flow['kind'], number> = { continue: 0, 'step-then-re-arm': 1, skip: 2, pause: 3 };
+const FLOW_RANK: Record<Flow['kind'], number> = { continue: 0, 'step-then-re-arm': 1, pause: 2 };
+
+/** What the handlers of one event asked for, merged: register writes, a skip, and the strongest flow. */
+interface Verdict {
+  flow: Flow;
+  registers?: Record<string, bigint>;
+  skip?: number;
+}
 
 function asList<T>(v: T | readonly T[] | undefined): readonly T[] | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T];
@@ -60,7 +67,7 @@ function trapMatches(trap: Trap, event: VmiEvent): boolean {
   return event.kind === 'watchpoint' && event.address >= trap.address && event.address < trap.address + BigInt(trap.length);
 }
 
-function toFlow(a: EventAction | void): { flow: Flow; registers?: Record<string, bigint> } {
+function toVerdict(a: EventAction | void): Verdict {
   if (a === undefined) return { flow: { kind: 'continue' } };
   const name = typeof a === 'string' ? a : a.action;
   if (typeof a === 'object' && a.action === 'set-registers') return { flow: { kind: 'continue' }, registers: a.registers };
@@ -68,7 +75,7 @@ function toFlow(a: EventAction | void): { flow: Flow; registers?: Record<string,
     if (!Number.isInteger(a.length) || a.length <= 0 || a.length > 15) {
       throw new VigilError('VIGIL_INVALID_INPUT', `skip length ${a.length} must be the instruction's length in bytes (1..15)`, { context: { field: 'length', value: a.length } });
     }
-    return { flow: { kind: 'skip', length: a.length } };
+    return { flow: { kind: 'continue' }, skip: a.length };
   }
   if (name === 'continue' || name === 'pause' || name === 'step-then-re-arm') return { flow: { kind: name } };
   throw new VigilError('VIGIL_INVALID_INPUT', `unknown event action ${JSON.stringify(a)}; use continue, step-then-re-arm, pause, set-registers or skip`, { context: { field: 'action' } });
@@ -177,8 +184,7 @@ export class VmiEvents {
       const stop = await this.cpu.step(vcpu, this.stepTimeoutMs);
       if (stop.kind !== 'signal') throw new VigilError('VIGIL_GDB_DISCONNECTED', 'the guest exited during a single-step', { context: { vcpu } });
       const event = await this.classify(stop, true);
-      const { registers } = await this.dispatch(event, this.matchingSubs(event));
-      if (registers !== undefined) await this.cpu.setRegisters(registers, event.vcpu);
+      await this.applyEdits(event, await this.dispatch(event, this.matchingSubs(event)));
       return event;
     });
   }
@@ -294,8 +300,9 @@ export class VmiEvents {
     }
     const event = await this.classify(stop, stepping, cause);
     const subs = this.matchingSubs(event, cause);
-    const { flow, registers } = await this.dispatch(event, subs);
-    if (registers !== undefined) await this.cpu.setRegisters(registers, event.vcpu);
+    const verdict = await this.dispatch(event, subs);
+    await this.applyEdits(event, verdict);
+    const flow = verdict.flow;
     const go = await this.plan(event, flow);
     if (go === undefined) return;
     if (flow.kind === 'pause' || this.pauseWaiters.length > 0 || event.kind === 'pause') this.holdWith(go);
@@ -305,11 +312,6 @@ export class VmiEvents {
   /** What "go on" means after this event; undefined when the plan already continued (a step chain). */
   private async plan(event: VmiEvent, flow: Flow): Promise<(() => Promise<void>) | undefined> {
     const trapKind = event.kind === 'breakpoint' ? 'breakpoint' : event.kind === 'watchpoint' ? 'watchpoint' : undefined;
-    if (flow.kind === 'skip') {
-      const rip = await this.cpu.register('rip', event.vcpu);
-      await this.cpu.setRegisters({ rip: rip + BigInt(flow.length) }, event.vcpu);
-      return () => this.plainContinue();
-    }
     if (flow.kind === 'step-then-re-arm') {
       return () => this.stepOver(event, trapKind, true);
     }
@@ -319,6 +321,15 @@ export class VmiEvents {
       if (rip === event.address && this.traps.hasBreakpointAt(rip)) return () => this.stepOver(event, 'breakpoint', false);
     }
     return () => this.plainContinue();
+  }
+
+  /** Register writes first, then a skip (RIP moved past the instruction, measured from the RIP they leave). */
+  private async applyEdits(event: VmiEvent, verdict: Verdict): Promise<void> {
+    if (verdict.registers !== undefined) await this.cpu.setRegisters(verdict.registers, event.vcpu);
+    if (verdict.skip !== undefined) {
+      const rip = await this.cpu.register('rip', event.vcpu);
+      await this.cpu.setRegisters({ rip: rip + BigInt(verdict.skip) }, event.vcpu);
+    }
   }
 
   /** Lifts the trap, steps the vCPU, re-arms; reports the step as an event when `report`, then goes on. */
@@ -385,7 +396,7 @@ export class VmiEvents {
   /** Which subscriptions saw an event, kept for the step event that may follow it. */
   private causeSubs = new Map<number, number[]>();
 
-  private async dispatch(event: VmiEvent, subs: readonly Sub[]): Promise<{ flow: Flow; registers?: Record<string, bigint> }> {
+  private async dispatch(event: VmiEvent, subs: readonly Sub[]): Promise<Verdict> {
     event.subscriptions = subs.map((s) => s.id);
     this.causeSubs.clear();
     this.causeSubs.set(event.seq, event.subscriptions);
@@ -394,21 +405,21 @@ export class VmiEvents {
       registers: () => this.cpu.registers(event.vcpu),
       read: (address, length) => this.cpu.readVirtual(address, length, event.vcpu),
     };
-    let flow: Flow = { kind: 'continue' };
-    let registers: Record<string, bigint> | undefined;
+    const verdict: Verdict = { flow: { kind: 'continue' } };
     for (const sub of subs) {
-      let result: { flow: Flow; registers?: Record<string, bigint> };
+      let result: Verdict;
       try {
-        result = toFlow(await sub.handler(event, ctx));
+        result = toVerdict(await sub.handler(event, ctx));
       } catch (err) {
         this.log.warn({ err, subscription: sub.id, seq: event.seq }, 'event handler failed; continuing');
         continue;
       }
-      if (result.registers !== undefined) registers = { ...(registers ?? {}), ...result.registers };
-      if (FLOW_RANK[result.flow.kind] > FLOW_RANK[flow.kind]) flow = result.flow;
+      if (result.registers !== undefined) verdict.registers = { ...(verdict.registers ?? {}), ...result.registers };
+      if (result.skip !== undefined) verdict.skip ??= result.skip;
+      if (FLOW_RANK[result.flow.kind] > FLOW_RANK[verdict.flow.kind]) verdict.flow = result.flow;
     }
     this.publish(event);
-    return registers === undefined ? { flow } : { flow, registers };
+    return verdict;
   }
 
   private publish(event: VmiEvent): void {

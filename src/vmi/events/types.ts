@@ -40,7 +40,10 @@ export interface EventFilter {
   vcpu?: number | readonly number[];
 }
 
-/** What a handler wants done before the guest goes on. Several handlers: registers merge, and the strongest flow wins (pause > skip > step-then-re-arm > continue). */
+/**
+ * What a handler wants done before the guest goes on. With several handlers: register writes merge, the first
+ * skip applies (after the writes), and the strongest flow wins: pause > step-then-re-arm > continue.
+ */
 export type EventAction =
   | 'continue'
   | 'step-then-re-arm'
@@ -50,7 +53,7 @@ export type EventAction =
   | { action: 'pause' }
   /** Write these registers of the event's vCPU, then continue. */
   | { action: 'set-registers'; registers: Registers }
-  /** Move RIP past the instruction (its length in bytes; Vigil has no x86 decoder) and continue without running it. */
+  /** Move RIP past the instruction (its length in bytes; Vigil has no x86 decoder) and go on without running it. */
   | { action: 'skip'; length: number };
 
 /** What a handler can do while the guest is paused for its event. */
