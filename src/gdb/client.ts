@@ -415,14 +415,21 @@ export class GdbClient {
     return reply === '1';
   }
 
-  /** Detaches (`D`): QEMU removes our breakpoints and resumes the guest. Then closes. */
+  /**
+   * Detaches (`D`): QEMU removes our breakpoints and resumes the guest. Then closes; rejects (after closing) when
+   * the stub refused, since the guest may then still be paused.
+   */
   async detach(): Promise<void> {
     if (this.runState === 'idle') return;
     try {
       if (this.runState === 'running') await this.pause();
-      await this.request('D', { timeoutMs: 2000 });
+      // With multiprocess negotiated QEMU wants the process id (`D;1`) and answers a bare `D` with E22.
+      const pid = this.initialStop?.kind === 'signal' ? this.initialStop.thread?.pid : undefined;
+      const packet = this.features.get('multiprocess') === true ? `D;${(pid ?? 1).toString(16)}` : 'D';
+      await this.expectOk(packet, { timeoutMs: 2000 });
     } catch (err) {
-      this.log.debug({ err }, 'detach failed; closing anyway');
+      this.close();
+      throw err;
     }
     this.close();
   }

@@ -189,8 +189,11 @@ export class VmiEvents {
     });
   }
 
-  /** Removes every trap, ends the iterators and detaches (QEMU resumes the guest). */
-  async close(): Promise<void> {
+  /**
+   * Removes every trap, ends the iterators and detaches (QEMU resumes the guest). With `resume: false` the guest
+   * is left paused: the connection is closed without detaching.
+   */
+  async close(options: { resume?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     await this.exclusive(async () => {
       try {
@@ -203,7 +206,8 @@ export class VmiEvents {
       }
       this.closed = true;
       this.endStreams();
-      await this.cpu.close();
+      if (options.resume === false) this.cpu.gdb.close();
+      else await this.cpu.close();
     });
   }
 
