@@ -594,7 +594,8 @@ export class GdbClient {
       return;
     }
     this.runState = 'stopped';
-    this.currentG = undefined;
+    // QEMU makes the vCPU that stopped the current one for g/m (gdb_set_stop_cpu): no Hg needed for it.
+    this.currentG = stop.kind === 'signal' && stop.thread !== undefined ? formatThreadId(stop.thread) : undefined;
     for (const l of this.stopListeners) l(stop);
     const w = this.stopWaiters.shift();
     if (w === undefined) this.stops.push(stop);

@@ -31,7 +31,8 @@ type Phase = 'idle' | 'data' | 'cs1' | 'cs2';
 export class RspFramer {
   private phase: Phase = 'idle';
   private notification = false;
-  private raw: number[] = [];
+  private raw: Buffer[] = [];
+  private rawBytes = 0;
   private sum = 0;
   private cs1 = 0;
   private readonly maxPacketBytes: number;
@@ -45,8 +46,34 @@ export class RspFramer {
   /** Feeds a chunk; returns the frames it completes, in stream order. Throws VIGIL_GDB_PROTOCOL on an oversize packet. */
   push(chunk: Uint8Array): RspFrame[] {
     const out: RspFrame[] = [];
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i] as number;
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.phase === 'data') {
+        // Copy the run up to '#' in one go: memory replies are kilobytes of hex.
+        const hash = chunk.indexOf(HASH, i);
+        const end = hash === -1 ? chunk.length : hash;
+        if (this.rawBytes + (end - i) > this.maxPacketBytes) {
+          const seen = this.rawBytes + (end - i);
+          this.reset();
+          throw new VigilError('VIGIL_GDB_PROTOCOL', `gdbstub packet exceeds ${this.maxPacketBytes} bytes; the connection was dropped`, {
+            context: { maxPacketBytes: this.maxPacketBytes, seenBytes: seen },
+          });
+        }
+        let sum = this.sum;
+        for (let k = i; k < end; k++) sum += chunk[k] as number;
+        this.sum = sum & 0xff;
+        if (end > i) {
+          this.raw.push(Buffer.from(chunk.subarray(i, end)));
+          this.rawBytes += end - i;
+        }
+        i = end;
+        if (hash !== -1) {
+          this.phase = 'cs1';
+          i++;
+        }
+        continue;
+      }
+      const b = chunk[i++] as number;
       switch (this.phase) {
         case 'idle':
           if (b === PLUS) out.push({ kind: 'ack' });
@@ -55,22 +82,9 @@ export class RspFramer {
             this.phase = 'data';
             this.notification = b === PERCENT;
             this.raw = [];
+            this.rawBytes = 0;
             this.sum = 0;
           } else this.ignoredBytes++;
-          break;
-        case 'data':
-          if (b === HASH) this.phase = 'cs1';
-          else {
-            if (this.raw.length >= this.maxPacketBytes) {
-              const seen = this.raw.length;
-              this.reset();
-              throw new VigilError('VIGIL_GDB_PROTOCOL', `gdbstub packet exceeds ${this.maxPacketBytes} bytes; the connection was dropped`, {
-                context: { maxPacketBytes: this.maxPacketBytes, seenBytes: seen },
-              });
-            }
-            this.raw.push(b);
-            this.sum = (this.sum + b) & 0xff;
-          }
           break;
         case 'cs1':
           this.cs1 = b;
@@ -79,10 +93,11 @@ export class RspFramer {
         case 'cs2': {
           const expected = Number.parseInt(String.fromCharCode(this.cs1, b), 16);
           const ok = expected === this.sum;
-          const payload = decodePayload(this.raw);
-          out.push({ kind: this.notification ? 'notification' : 'packet', payload, ok });
+          const raw = this.raw.length === 1 ? (this.raw[0] as Buffer) : Buffer.concat(this.raw, this.rawBytes);
+          out.push({ kind: this.notification ? 'notification' : 'packet', payload: decodePayload(raw), ok });
           this.phase = 'idle';
           this.raw = [];
+          this.rawBytes = 0;
           break;
         }
       }
@@ -94,12 +109,15 @@ export class RspFramer {
   reset(): void {
     this.phase = 'idle';
     this.raw = [];
+    this.rawBytes = 0;
     this.sum = 0;
   }
 }
 
 /** Undoes the binary escape ('}' then byte ^ 0x20) and expands run-length encoding ('*' then count + 29). */
-export function decodePayload(raw: readonly number[] | Uint8Array): Buffer {
+export function decodePayload(raw: Uint8Array): Buffer {
+  // Most packets (all of QEMU's hex replies) have neither escapes nor runs: hand them back as they are.
+  if (raw.indexOf(ESCAPE) === -1 && raw.indexOf(RUN) === -1) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const out: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     const b = raw[i] as number;

@@ -307,21 +307,22 @@ export class VmiEvents {
     const verdict = await this.dispatch(event, subs);
     await this.applyEdits(event, verdict);
     const flow = verdict.flow;
-    const go = await this.plan(event, flow);
+    const ripMoved = verdict.skip !== undefined || verdict.registers?.rip !== undefined;
+    const go = await this.plan(event, flow, ripMoved);
     if (go === undefined) return;
     if (flow.kind === 'pause' || this.pauseWaiters.length > 0 || event.kind === 'pause') this.holdWith(go);
     else await go();
   }
 
   /** What "go on" means after this event; undefined when the plan already continued (a step chain). */
-  private async plan(event: VmiEvent, flow: Flow): Promise<(() => Promise<void>) | undefined> {
+  private async plan(event: VmiEvent, flow: Flow, ripMoved: boolean): Promise<(() => Promise<void>) | undefined> {
     const trapKind = event.kind === 'breakpoint' ? 'breakpoint' : event.kind === 'watchpoint' ? 'watchpoint' : undefined;
     if (flow.kind === 'step-then-re-arm') {
       return () => this.stepOver(event, trapKind, true);
     }
     // Continue. A breakpoint under RIP would fire again at once (QEMU re-checks it): step over it silently.
     if (event.kind === 'breakpoint' && event.address !== undefined) {
-      const rip = await this.cpu.register('rip', event.vcpu);
+      const rip = ripMoved ? await this.cpu.register('rip', event.vcpu) : event.rip;
       if (rip === event.address && this.traps.hasBreakpointAt(rip)) return () => this.stepOver(event, 'breakpoint', false);
     }
     return () => this.plainContinue();
