@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { defaultInitScript } from '../guest/init-script.js';
 import { bootGuest } from '../guest/launch.js';
-import { GdbClient } from '../src/gdb/client.js';
+import type { GdbClient } from '../src/gdb/client.js';
 import { silentLogger } from '../src/core/log.js';
 import { QmpClient } from '../src/qmp/client.js';
 import { VmiCpu } from '../src/vmi/cpu/vcpu.js';
