@@ -193,6 +193,33 @@ test('a burst of 300 breakpoint hits arrives complete and in order, in handlers 
   assert.deepEqual(consumed, handled, 'the iterator saw the same events in the same order');
 });
 
+test('pause(), step() on a held guest reports a step event to subscribers and iterators, resume() lets it run', async () => {
+  const seen: VmiEvent[] = [];
+  const sub = await events.subscribe({ kind: 'step', vcpu: 1 }, (e) => {
+    seen.push(e);
+  });
+  const stream = events.events({ filter: { kind: 'step' } });
+  await events.pause();
+  assert.equal(events.paused, true);
+  const before = await events.withPaused((cpu) => cpu.register('rip', 1));
+  const step = await events.step(1);
+  assert.equal(step.kind, 'step');
+  assert.equal(step.vcpu, 1);
+  assert.notEqual(step.rip, before);
+  assert.equal(events.paused, true, 'still held after a step');
+  const fromStream = await stream.next();
+  assert.equal(fromStream.done, false);
+  assert.equal((fromStream.value as VmiEvent).seq, step.seq);
+  assert.deepEqual(
+    seen.map((e) => e.seq),
+    [step.seq],
+  );
+  await stream.return?.();
+  await sub.unsubscribe();
+  await events.resume();
+  assert.equal(events.paused, false);
+});
+
 test('withPaused: a consistent view of both vCPUs, and the guest runs again afterwards', async () => {
   assert.equal(events.paused, false);
   const view = await events.withPaused(async (cpu) => {

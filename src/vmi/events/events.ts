@@ -110,7 +110,10 @@ export class VmiEvents {
     this.stepTimeoutMs = options.stepTimeoutMs ?? 10_000;
     // The guest is stopped when we attach: hold it until start().
     this.held = cpu.running ? undefined : () => this.plainContinue();
-    if (cpu.running) this.startDriver();
+    if (cpu.running) {
+      this.freeRunning = true;
+      this.startDriver();
+    }
   }
 
   /** True while the guest is held stopped by this layer (before start(), after pause(), or a handler's pause). */
