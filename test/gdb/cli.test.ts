@@ -76,8 +76,14 @@ test('regs: readable columns and --json for both vCPUs, CR3 non-zero; the guest 
 });
 
 test('break: two hits at the idle-loop address, as JSON lines and as text', async () => {
-  const regs = JSON.parse((await vigil(['regs', guest.gdbSocket, '--json', '--vcpu', '0'])).stdout) as { vcpus: { registers: Record<string, string> }[] };
-  const rip = regs.vcpus[0]?.registers.rip ?? '';
+  // The RIP of vCPU 0 when it is in the kernel (CS RPL 0): the idle loop, passed again and again.
+  let rip = '';
+  for (let i = 0; i < 20 && rip === ''; i++) {
+    const regs = JSON.parse((await vigil(['regs', guest.gdbSocket, '--json', '--vcpu', '0'])).stdout) as { vcpus: { registers: Record<string, string> }[] };
+    const r = regs.vcpus[0]?.registers ?? {};
+    if ((BigInt(r.cs ?? '3') & 3n) === 0n) rip = r.rip ?? '';
+  }
+  assert.notEqual(rip, '', 'vCPU 0 never seen in the kernel');
   const json = await vigil(['break', guest.gdbSocket, rip, '--count', '2', '--json']);
   assert.equal(json.code, 0, json.stderr);
   const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; address: string; rip: string; vcpu: number; registers: Record<string, string> });

@@ -16,7 +16,7 @@ let guest: Guest;
 let jiffies: bigint;
 let events: VmiEvents;
 /** A kernel address both vCPUs pass again and again: where vCPU 0 sat when we paused (the idle loop). */
-let hot: bigint;
+let hot = 0n;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -38,8 +38,16 @@ before(async () => {
   ({ guest, jiffies } = await bootGdbGuest());
   events = new VmiEvents(await VmiCpu.open(guest.gdbSocket));
   await events.start();
-  await sleep(100);
-  hot = await events.withPaused((cpu) => cpu.register('rip', 0));
+  // vCPU 0 in the kernel (CS RPL 0): the idle loop once init has settled, not a user process finishing its start.
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    const r = await events.withPaused((cpu) => cpu.registers(0));
+    if (((r.cs ?? 3n) & 3n) === 0n && (r.rip ?? 0n) >= 0xffff800000000000n) {
+      hot = r.rip ?? 0n;
+      break;
+    }
+  }
+  assert.ok(hot !== 0n, 'vCPU 0 never seen in the kernel');
 });
 
 after(async () => {
@@ -141,6 +149,9 @@ test('read (Z3) and access (Z4) watchpoints on jiffies fire with the access kind
 
 test('handler actions: set-registers and skip are applied, pause holds the guest until resume()', async () => {
   const held = deferred<VmiEvent>();
+  // Subscribe all four while the guest is held: with only some of them armed the guest would run on with a
+  // clobbered r11 or a RIP moved into the middle of an instruction.
+  await events.pause();
   let origR11: bigint | undefined;
   const sub0 = await events.subscribe({ trap: { type: 'breakpoint', address: hot } }, async (_e, ctx) => {
     origR11 ??= (await ctx.registers()).r11;
@@ -151,6 +162,7 @@ test('handler actions: set-registers and skip are applied, pause holds the guest
     held.resolve(e);
     return 'pause';
   });
+  await events.resume();
   try {
     const event = await within(held.promise, 30_000, 'the held breakpoint');
     // The handler has answered; pause() resolves once the event loop has applied the actions and holds the guest.

@@ -38,13 +38,16 @@ test('the target description is discovered: x86-64 registers with CR3, and two v
   assert.match(cpu.vcpus[1]?.description ?? '', /CPU#1/);
 });
 
-test('registers of every vCPU after boot: CR3 non-zero, long mode, RIP in the kernel', async () => {
+test('registers of every vCPU after boot: CR3 non-zero, long mode, RIP in the half its privilege level says', async () => {
   for (const v of cpu.vcpus) {
     const regs = await cpu.registers(v.index);
     assert.ok((regs.cr3 ?? 0n) !== 0n, `vcpu ${v.index} cr3`);
     assert.ok(((regs.efer ?? 0n) & 0x400n) !== 0n, `vcpu ${v.index} EFER.LMA`);
     assert.ok((regs.cr0 ?? 0n) & 0x80000000n, 'CR0.PG');
-    assert.ok((regs.rip ?? 0n) >= 0xffff800000000000n, `vcpu ${v.index} rip 0x${regs.rip?.toString(16)} in the kernel half`);
+    // A vCPU may be in a user process (CS RPL 3) or in the kernel (RPL 0); RIP must lie in the matching half.
+    const user = ((regs.cs ?? 0n) & 3n) === 3n;
+    const rip = regs.rip ?? 0n;
+    assert.ok(user ? rip > 0n && rip < 0x0000800000000000n : rip >= 0xffff800000000000n, `vcpu ${v.index} rip 0x${rip.toString(16)} with cs 0x${regs.cs?.toString(16)}`);
     assert.equal(await cpu.register('cr3', v.index), regs.cr3);
   }
 });
