@@ -2,7 +2,8 @@
  * The gdbstub path under load, against a real QEMU test guest (TCG, one vCPU) whose init loops on write(2):
  *  1. breakpoint hit -> handler -> continue: a software breakpoint on __x64_sys_write, a handler that reads
  *     nothing and answers `continue`; measured from the stop reply's arrival to the vCont;c that lets the guest
- *     go (this includes the step over the breakpoint: z0, vCont;s, its stop, Z0). Also the hits per second.
+ *     go (this includes the step over the breakpoint: vCont;s and its stop, plus z0/Z0 around it on a QEMU whose
+ *     single-step does not pass its own breakpoints). Also the hits per second.
  *  2. the same with a handler that reads all registers (one `g`) before answering.
  *  3. watchpoint hit -> handler -> continue: a write watchpoint on jiffies (no step-over needed).
  *  4. one request round trip (`p` of RIP), for scale.
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     console.log(`breakpoint hit -> handler -> continue (incl. step-over): ${summary(bp.samples)}; ${bp.perSecond.toFixed(0)} hits/s`);
     console.log(`  of which stop -> handler called: ${summary(bp.toHandler)}`);
     console.log(`  of which QEMU's single-step (vCont;s -> stop): ${summary(bp.steps)}`);
+    console.log(`  the step passes the breakpoint without z0/Z0: ${String(events.stepPassesBreakpoint)}`);
     const bpRegs = await phase(events, { type: 'breakpoint', address: sysWriteAddr }, hits, async (_e, ctx) => void (await ctx.registers()), timer);
     console.log(`  same, handler reads all registers: ${summary(bpRegs.samples)}; ${bpRegs.perSecond.toFixed(0)} hits/s`);
     const wp = await phase(events, { type: 'watchpoint', address: jiffies, length: 8, access: 'write' }, Math.min(200, hits), () => undefined, timer);

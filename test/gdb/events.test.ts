@@ -114,6 +114,8 @@ test('step-then-re-arm: the handler sees the step after the breakpoint, and the 
   assert.equal(s1?.vcpu, b1?.vcpu);
   assert.notEqual(s1?.rip, hot, 'the step moved past the breakpoint');
   assert.equal(b2?.kind, 'breakpoint', 'the breakpoint is still armed');
+  // QEMU 7.2 (this machine's) lets a single-step pass its own breakpoint; the layer learned it at the first step.
+  assert.equal(events.stepPassesBreakpoint, true);
   assert.equal(b2?.seq, (s1?.seq ?? 0) + 1);
 });
 

@@ -100,6 +100,8 @@ export class VmiEvents {
   private opChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private failure: VigilError | undefined;
+  /** Whether a single-step passes a breakpoint under RIP (undefined until the first step over one shows it). */
+  private stepPassesBreakpoints: boolean | undefined;
   /** Counts for benchmarks: handled stops, internal steps. */
   readonly stats = { stops: 0, steps: 0 };
 
@@ -114,6 +116,11 @@ export class VmiEvents {
       this.freeRunning = true;
       this.startDriver();
     }
+  }
+
+  /** Whether this QEMU's single-step passes a breakpoint under RIP (learned at the first step over one). */
+  get stepPassesBreakpoint(): boolean | undefined {
+    return this.stepPassesBreakpoints;
   }
 
   /** True while the guest is held stopped by this layer (before start(), after pause(), or a handler's pause). */
@@ -342,13 +349,26 @@ export class VmiEvents {
 
   /** Lifts the trap, steps the vCPU, re-arms; reports the step as an event when `report`, then goes on. */
   private async stepOver(event: VmiEvent, trapKind: 'breakpoint' | 'watchpoint' | undefined, report: boolean): Promise<void> {
-    const lifted = trapKind === undefined || event.address === undefined ? [] : await this.traps.lift(event.address, trapKind);
+    // QEMU (7.x) lets a single-step pass its own breakpoint under RIP, which saves the z0/Z0 pair; older ones
+    // report the breakpoint again. Learned from the first step over a breakpoint, then trusted.
+    const keep = trapKind === 'breakpoint' && this.stepPassesBreakpoints !== false;
+    const probing = keep && this.stepPassesBreakpoints === undefined;
+    const lifted = keep || trapKind === undefined || event.address === undefined ? [] : await this.traps.lift(event.address, trapKind);
     this.stats.steps++;
     let stop: StopReply;
     try {
       stop = await this.cpu.step(event.vcpu, this.stepTimeoutMs);
     } finally {
       await this.traps.rearm(lifted);
+    }
+    if (probing && stop.kind === 'signal' && stop.watch === undefined) {
+      const rip = await this.cpu.register('rip', event.vcpu);
+      this.stepPassesBreakpoints = rip !== event.address;
+      if (!this.stepPassesBreakpoints) {
+        this.log.debug('this QEMU reports a breakpoint under RIP on a single-step: lifting breakpoints to step over them');
+        await this.stepOver(event, trapKind, report);
+        return;
+      }
     }
     if (report) {
       await this.handleStop(stop, true, event.seq);
