@@ -9,6 +9,8 @@ import { VigilError } from './errors.js';
 import type { VigilPaths } from './paths.js';
 // Type-only: the guard's rule shape is the contract config.yaml is validated against.
 import type { RuleCondition } from '../qmp/guard-table.js';
+// The host agent's section is defined beside the agent (as the kill switch's section is beside the engine).
+import { defaultHostConfig, hostConfigSchema } from '../host/config.js';
 import { formatProblem, issuesToProblems, parseYamlSource, positionIn, sortProblems } from './yaml-errors.js';
 
 const classSchema = z.enum(['dangerous', 'memory-dump', 'privileged', 'safe']);
@@ -94,6 +96,8 @@ export const configSchema = z.strictObject({
       rules: z.array(ruleSchema).default([]),
     })
     .default({ rules: [] }),
+  /** The host agent: file integrity, honeypots, canary files, listening ports, lockdowns (all off by default). */
+  host: hostConfigSchema.default(() => defaultHostConfig()),
 });
 
 /** Validated host configuration. */

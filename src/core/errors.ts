@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   VIGIL_AUTH_BODY: 'The body cannot be authenticated: not canonicalizable JSON (invalid, duplicate keys) or X-Content-SHA256 mismatch.',
   VIGIL_AUTH_VERSION: 'The request uses a signature version this server does not accept (unknown X-Auth-Version, or v2 required).',
   VIGIL_FORBIDDEN: "The caller's role does not allow this (the message names the role needed).",
+  VIGIL_FIM_TAMPERED: 'The file integrity baseline does not verify (its hash chain, or the head recorded in the audit log): it was changed.',
+  VIGIL_FIM_NO_BASELINE: 'No file integrity baseline exists yet (run vigil fim init), or init was run when one already exists (use update).',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 

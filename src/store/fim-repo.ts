@@ -1,0 +1,231 @@
+/**
+ * File integrity baselines: each generation is a hash chain of entry rows (like the audit log), and the
+ * generations are chained too. `verify()` recomputes both chains; a changed, removed or inserted row shows.
+ */
+import { createHash } from 'node:crypto';
+import type { StoreDb } from './db.js';
+
+/** The hash before the first row of a chain. */
+const GENESIS = '0'.repeat(64);
+
+/** One recorded path (the host agent's FimEntry has this shape; the store does not depend on it). */
+export interface FimRecord {
+  path: string;
+  type: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeNs: string;
+  inode: string;
+  target: string | null;
+  sha256: string | null;
+  error: string | null;
+  attributes: string[];
+}
+
+/** One baseline generation's header. */
+export interface FimGeneration {
+  generation: number;
+  createdAt: string;
+  reason: string;
+  principal: string;
+  entries: number;
+  entriesHead: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** A problem found by `verify()`. */
+export interface FimChainProblem {
+  generation: number;
+  seq?: number;
+  detail: string;
+}
+
+interface EntryRow {
+  generation: number;
+  seq: number;
+  path: string;
+  type: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime_ns: string;
+  inode: string;
+  target: string | null;
+  sha256: string | null;
+  error: string | null;
+  attributes: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface GenRow {
+  generation: number;
+  created_at: string;
+  reason: string;
+  principal: string;
+  entries: number;
+  entries_head: string;
+  prev_hash: string;
+  hash: string;
+}
+
+function sha(material: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+}
+
+function entryHash(r: Omit<EntryRow, 'hash'>): string {
+  return sha([r.generation, r.seq, r.path, r.type, r.mode, r.uid, r.gid, r.size, r.mtime_ns, r.inode, r.target, r.sha256, r.error, r.attributes, r.prev_hash]);
+}
+
+function genHash(r: Omit<GenRow, 'hash'>): string {
+  return sha([r.generation, r.created_at, r.reason, r.principal, r.entries, r.entries_head, r.prev_hash]);
+}
+
+function toGeneration(r: GenRow): FimGeneration {
+  return {
+    generation: r.generation,
+    createdAt: r.created_at,
+    reason: r.reason,
+    principal: r.principal,
+    entries: r.entries,
+    entriesHead: r.entries_head,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function toRecord(r: EntryRow): FimRecord {
+  return {
+    path: r.path,
+    type: r.type,
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    size: r.size,
+    mtimeNs: r.mtime_ns,
+    inode: r.inode,
+    target: r.target,
+    sha256: r.sha256,
+    error: r.error,
+    attributes: r.attributes === '' ? [] : r.attributes.split(','),
+  };
+}
+
+/** The FIM baselines of one store. */
+export class FimRepo {
+  constructor(private readonly db: StoreDb) {}
+
+  /** The newest generation, or undefined before `fim init`. */
+  latest(): FimGeneration | undefined {
+    const r = this.db.prepare('SELECT * FROM fim_generations ORDER BY generation DESC LIMIT 1').get() as GenRow | undefined;
+    return r ? toGeneration(r) : undefined;
+  }
+
+  /**
+   * Writes a new generation in one transaction (sorted by path, so the same tree always gives the same chain)
+   * and drops the entries of generations older than `keep` (their headers stay, keeping the chain whole).
+   */
+  append(records: Iterable<FimRecord>, meta: { reason: string; principal: string; time?: Date }, keep = 2): FimGeneration {
+    const sorted = [...records].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const insert = this.db.prepare(
+      `INSERT INTO fim_entries (generation, seq, path, type, mode, uid, gid, size, mtime_ns, inode, target, sha256, error, attributes, prev_hash, hash)
+       VALUES (@generation, @seq, @path, @type, @mode, @uid, @gid, @size, @mtime_ns, @inode, @target, @sha256, @error, @attributes, @prev_hash, @hash)`,
+    );
+    const insertGen = this.db.prepare(
+      `INSERT INTO fim_generations (generation, created_at, reason, principal, entries, entries_head, prev_hash, hash)
+       VALUES (@generation, @created_at, @reason, @principal, @entries, @entries_head, @prev_hash, @hash)`,
+    );
+    const tx = this.db.transaction((): FimGeneration => {
+      const last = this.latest();
+      const generation = (last?.generation ?? 0) + 1;
+      let prev = GENESIS;
+      let seq = 0;
+      for (const e of sorted) {
+        seq += 1;
+        const base: Omit<EntryRow, 'hash'> = {
+          generation,
+          seq,
+          path: e.path,
+          type: e.type,
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          size: e.size,
+          mtime_ns: e.mtimeNs,
+          inode: e.inode,
+          target: e.target,
+          sha256: e.sha256,
+          error: e.error,
+          attributes: e.attributes.join(','),
+          prev_hash: prev,
+        };
+        const hash = entryHash(base);
+        insert.run({ ...base, hash });
+        prev = hash;
+      }
+      const gen: Omit<GenRow, 'hash'> = {
+        generation,
+        created_at: (meta.time ?? new Date()).toISOString(),
+        reason: meta.reason,
+        principal: meta.principal,
+        entries: seq,
+        entries_head: prev,
+        prev_hash: last?.hash ?? GENESIS,
+      };
+      const row: GenRow = { ...gen, hash: genHash(gen) };
+      insertGen.run(row);
+      this.db.prepare('DELETE FROM fim_entries WHERE generation <= ?').run(generation - keep);
+      return toGeneration(row);
+    });
+    return tx.immediate();
+  }
+
+  /** The entries of a generation, by path. */
+  entries(generation: number): Map<string, FimRecord> {
+    const out = new Map<string, FimRecord>();
+    for (const r of this.db.prepare('SELECT * FROM fim_entries WHERE generation = ? ORDER BY seq').iterate(generation) as IterableIterator<EntryRow>) {
+      out.set(r.path, toRecord(r));
+    }
+    return out;
+  }
+
+  /** Recomputes the generation chain and the newest generation's entry chain; returns every problem found. */
+  verify(maxProblems = 100): { ok: boolean; problems: FimChainProblem[]; latest: FimGeneration | undefined } {
+    const problems: FimChainProblem[] = [];
+    const add = (p: FimChainProblem): void => {
+      if (problems.length < maxProblems) problems.push(p);
+    };
+    let prev = GENESIS;
+    let expected = 1;
+    let latest: GenRow | undefined;
+    for (const g of this.db.prepare('SELECT * FROM fim_generations ORDER BY generation').iterate() as IterableIterator<GenRow>) {
+      if (g.generation !== expected) add({ generation: expected, detail: `baseline generation(s) ${expected}..${g.generation - 1} are missing` });
+      else if (g.prev_hash !== prev) add({ generation: g.generation, detail: `generation ${g.generation} does not follow generation ${g.generation - 1}: one of them was replaced` });
+      const { hash, ...rest } = g;
+      if (genHash(rest) !== hash) add({ generation: g.generation, detail: `generation ${g.generation}'s header does not match its hash: it was changed` });
+      prev = hash;
+      expected = g.generation + 1;
+      latest = g;
+    }
+    if (latest) {
+      let ePrev = GENESIS;
+      let eExpected = 1;
+      for (const r of this.db.prepare('SELECT * FROM fim_entries WHERE generation = ? ORDER BY seq').iterate(latest.generation) as IterableIterator<EntryRow>) {
+        if (r.seq !== eExpected) add({ generation: latest.generation, seq: eExpected, detail: `entries ${eExpected}..${r.seq - 1} were removed` });
+        else if (r.prev_hash !== ePrev) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not follow entry ${r.seq - 1}: that entry was replaced` });
+        const { hash, ...rest } = r;
+        if (entryHash(rest) !== hash) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not match its hash: it was changed` });
+        ePrev = hash;
+        eExpected = r.seq + 1;
+      }
+      if (eExpected - 1 !== latest.entries || ePrev !== latest.entries_head) {
+        add({ generation: latest.generation, detail: `the baseline ends at entry ${eExpected - 1} but its header records ${latest.entries} entries: entries were removed, added or rewritten` });
+      }
+    }
+    return { ok: problems.length === 0, problems, latest: latest ? toGeneration(latest) : undefined };
+  }
+}
