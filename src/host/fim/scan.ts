@@ -25,6 +25,10 @@ export interface ScanResult {
 export interface ScanOptions {
   /** Files hashed at once. */
   concurrency: number;
+  /** With `within`: walk into this directory (an ancestor of a path to re-scan). */
+  descend?: (dir: string) => boolean;
+  /** Record only these paths (watch mode re-scans the paths inotify named, not the whole policy). */
+  within?: (path: string) => boolean;
   /** Called with the number of objects recorded so far, now and then (progress for the CLI). */
   onProgress?: (done: number) => void;
 }
@@ -164,8 +168,9 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
       const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
       if (anyMatch(rule.exclude, childRel)) continue;
       const full = join(dir, d.name);
-      const wanted = anyMatch(rule.include, childRel) && !claimed.has(full);
-      if (!wanted && !d.isDirectory()) continue;
+      const inScope = options.within ? options.within(full) : true;
+      const wanted = inScope && anyMatch(rule.include, childRel) && !claimed.has(full);
+      if (!wanted && !(d.isDirectory() && (inScope || (options.descend?.(full) ?? true)))) continue;
       subdirs.push(
         (async () => {
           let st: BigIntStats;
@@ -187,6 +192,7 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
   };
 
   for (const rule of rules) {
+    if (options.within && !options.within(rule.path) && !(options.descend?.(rule.path) ?? true)) continue;
     let st: BigIntStats;
     try {
       st = await lstat(rule.path, { bigint: true });
@@ -195,11 +201,12 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
       if (code(err) !== 'ENOENT') problems.push({ path: rule.path, error: code(err) });
       continue;
     }
-    if (!claimed.has(rule.path)) {
+    const inScope = options.within ? options.within(rule.path) : true;
+    if (inScope && !claimed.has(rule.path)) {
       claimed.add(rule.path);
       record(rule.path, rule, st);
     }
-    if (st.isDirectory()) await walk(rule.path, '', rule);
+    if (st.isDirectory() && (inScope || (options.descend?.(rule.path) ?? true))) await walk(rule.path, '', rule);
   }
   await pool.drained();
   stats.elapsedMs = performance.now() - t0;
