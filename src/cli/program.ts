@@ -6,6 +6,8 @@ import { daemonCommands } from './commands/daemon.js';
 import { devicesCommand } from './commands/devices.js';
 import { keyCommands } from './commands/keys.js';
 import { killswitchCommand } from './commands/killswitch.js';
+import { fimCommand } from './commands/fim.js';
+import { hostCommand } from './commands/host.js';
 import { qmpCommand } from './commands/qmp.js';
 import { vmCommand } from './commands/vm.js';
 import { EXIT } from './exit-codes.js';
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   program.addCommand(importCommand());
   program.addCommand(devicesCommand());
   program.addCommand(killswitchCommand());
+  program.addCommand(fimCommand());
+  program.addCommand(hostCommand());
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of keyCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();
@@ -40,7 +44,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   });
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
-    return EXIT.OK;
+    // A command that reports through its status (fim check's bitmask, killswitch validate) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.
