@@ -3,7 +3,14 @@
  * generations are chained too. `verify()` recomputes both chains; a changed, removed or inserted row shows.
  */
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { StoreDb } from './db.js';
+
+/**
+ * Rows per transaction or query page. Large baselines are written and read in pages with a turn of the event
+ * loop between them, so a 50,000-path baseline never holds vigild's loop (honeypots, the API) for long.
+ */
+const PAGE = 2000;
 
 /** The hash before the first row of a chain. */
 const GENESIS = '0'.repeat(64);
@@ -126,10 +133,11 @@ export class FimRepo {
   }
 
   /**
-   * Writes a new generation in one transaction (sorted by path, so the same tree always gives the same chain)
-   * and drops the entries of generations older than `keep` (their headers stay, keeping the chain whole).
+   * Writes a new generation (sorted by path, so the same tree always gives the same chain) in pages; the header,
+   * written last, makes it visible, so a crash mid-way leaves only unreferenced rows (removed by the next
+   * append). Entries of generations older than `keep` are dropped; their headers stay, keeping the chain whole.
    */
-  append(records: Iterable<FimRecord>, meta: { reason: string; principal: string; time?: Date }, keep = 2): FimGeneration {
+  async append(records: Iterable<FimRecord>, meta: { reason: string; principal: string; time?: Date }, keep = 2): Promise<FimGeneration> {
     const sorted = [...records].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const insert = this.db.prepare(
       `INSERT INTO fim_entries (generation, seq, path, type, mode, uid, gid, size, mtime_ns, inode, target, sha256, error, attributes, prev_hash, hash)
@@ -139,12 +147,17 @@ export class FimRepo {
       `INSERT INTO fim_generations (generation, created_at, reason, principal, entries, entries_head, prev_hash, hash)
        VALUES (@generation, @created_at, @reason, @principal, @entries, @entries_head, @prev_hash, @hash)`,
     );
-    const tx = this.db.transaction((): FimGeneration => {
-      const last = this.latest();
-      const generation = (last?.generation ?? 0) + 1;
-      let prev = GENESIS;
-      let seq = 0;
-      for (const e of sorted) {
+    const last = this.latest();
+    const generation = (last?.generation ?? 0) + 1;
+    this.db.prepare('DELETE FROM fim_entries WHERE generation >= ?').run(generation);
+    let prev = GENESIS;
+    let seq = 0;
+    const page = this.db.transaction((rows: EntryRow[]) => {
+      for (const r of rows) insert.run(r);
+    });
+    for (let i = 0; i < sorted.length; i += PAGE) {
+      const rows: EntryRow[] = [];
+      for (const e of sorted.slice(i, i + PAGE)) {
         seq += 1;
         const base: Omit<EntryRow, 'hash'> = {
           generation,
@@ -164,37 +177,59 @@ export class FimRepo {
           prev_hash: prev,
         };
         const hash = entryHash(base);
-        insert.run({ ...base, hash });
+        rows.push({ ...base, hash });
         prev = hash;
       }
-      const gen: Omit<GenRow, 'hash'> = {
-        generation,
-        created_at: (meta.time ?? new Date()).toISOString(),
-        reason: meta.reason,
-        principal: meta.principal,
-        entries: seq,
-        entries_head: prev,
-        prev_hash: last?.hash ?? GENESIS,
-      };
-      const row: GenRow = { ...gen, hash: genHash(gen) };
-      insertGen.run(row);
-      this.db.prepare('DELETE FROM fim_entries WHERE generation <= ?').run(generation - keep);
-      return toGeneration(row);
-    });
-    return tx.immediate();
+      page.immediate(rows);
+      await yieldToLoop();
+    }
+    const gen: Omit<GenRow, 'hash'> = {
+      generation,
+      created_at: (meta.time ?? new Date()).toISOString(),
+      reason: meta.reason,
+      principal: meta.principal,
+      entries: seq,
+      entries_head: prev,
+      prev_hash: last?.hash ?? GENESIS,
+    };
+    const row: GenRow = { ...gen, hash: genHash(gen) };
+    this.db
+      .transaction(() => {
+        // Another writer (the CLI beside vigild) may have recorded a generation meanwhile: do not fork the chain.
+        if ((this.latest()?.generation ?? 0) !== generation - 1) throw new Error('another baseline was recorded at the same time; run the command again');
+        insertGen.run(row);
+      })
+      .immediate();
+    for (let g = generation - keep; g > 0; g--) {
+      const gone = this.db.prepare('DELETE FROM fim_entries WHERE generation = ?').run(g);
+      if (gone.changes === 0) break;
+      await yieldToLoop();
+    }
+    return toGeneration(row);
+  }
+
+  /** Pages of a generation's rows in seq order, yielding to the event loop between pages. */
+  private async *rows(generation: number): AsyncGenerator<EntryRow[]> {
+    const stmt = this.db.prepare('SELECT * FROM fim_entries WHERE generation = ? AND seq > ? ORDER BY seq LIMIT ?');
+    let after = 0;
+    for (;;) {
+      const rows = stmt.all(generation, after, PAGE) as EntryRow[];
+      if (rows.length === 0) return;
+      yield rows;
+      after = rows[rows.length - 1]!.seq;
+      await yieldToLoop();
+    }
   }
 
   /** The entries of a generation, by path. */
-  entries(generation: number): Map<string, FimRecord> {
+  async entries(generation: number): Promise<Map<string, FimRecord>> {
     const out = new Map<string, FimRecord>();
-    for (const r of this.db.prepare('SELECT * FROM fim_entries WHERE generation = ? ORDER BY seq').iterate(generation) as IterableIterator<EntryRow>) {
-      out.set(r.path, toRecord(r));
-    }
+    for await (const page of this.rows(generation)) for (const r of page) out.set(r.path, toRecord(r));
     return out;
   }
 
   /** Recomputes the generation chain and the newest generation's entry chain; returns every problem found. */
-  verify(maxProblems = 100): { ok: boolean; problems: FimChainProblem[]; latest: FimGeneration | undefined } {
+  async verify(maxProblems = 100): Promise<{ ok: boolean; problems: FimChainProblem[]; latest: FimGeneration | undefined }> {
     const problems: FimChainProblem[] = [];
     const add = (p: FimChainProblem): void => {
       if (problems.length < maxProblems) problems.push(p);
@@ -214,13 +249,15 @@ export class FimRepo {
     if (latest) {
       let ePrev = GENESIS;
       let eExpected = 1;
-      for (const r of this.db.prepare('SELECT * FROM fim_entries WHERE generation = ? ORDER BY seq').iterate(latest.generation) as IterableIterator<EntryRow>) {
-        if (r.seq !== eExpected) add({ generation: latest.generation, seq: eExpected, detail: `entries ${eExpected}..${r.seq - 1} were removed` });
-        else if (r.prev_hash !== ePrev) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not follow entry ${r.seq - 1}: that entry was replaced` });
-        const { hash, ...rest } = r;
-        if (entryHash(rest) !== hash) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not match its hash: it was changed` });
-        ePrev = hash;
-        eExpected = r.seq + 1;
+      for await (const page of this.rows(latest.generation)) {
+        for (const r of page) {
+          if (r.seq !== eExpected) add({ generation: latest.generation, seq: eExpected, detail: `entries ${eExpected}..${r.seq - 1} were removed` });
+          else if (r.prev_hash !== ePrev) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not follow entry ${r.seq - 1}: that entry was replaced` });
+          const { hash, ...rest } = r;
+          if (entryHash(rest) !== hash) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not match its hash: it was changed` });
+          ePrev = hash;
+          eExpected = r.seq + 1;
+        }
       }
       if (eExpected - 1 !== latest.entries || ePrev !== latest.entries_head) {
         add({ generation: latest.generation, detail: `the baseline ends at entry ${eExpected - 1} but its header records ${latest.entries} entries: entries were removed, added or rewritten` });

@@ -119,7 +119,7 @@ test('a baseline rewritten whole with valid hashes is detected through the audit
   writeFileSync(join(root, 'etc', 'a.conf'), 'trojan\n');
   // A consistent new generation written straight into the store, bypassing Vigil (and so the audit log).
   const scanned = await fim.scan();
-  new FimRepo(db).append(scanned.entries.values(), { reason: 'init', principal: 'attacker' });
+  await new FimRepo(db).append(scanned.entries.values(), { reason: 'init', principal: 'attacker' });
   await assert.rejects(fim.check(), (e) => isVigilError(e, 'VIGIL_FIM_TAMPERED') && /the baseline was replaced/.test(e.message));
   // The audit log itself still verifies: the evidence is intact.
   assert.ok(audit.verify().ok);

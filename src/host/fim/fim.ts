@@ -65,8 +65,8 @@ export class Fim {
   }
 
   /** Verifies the baseline and returns it (throws VIGIL_FIM_TAMPERED or VIGIL_FIM_NO_BASELINE). */
-  verifiedBaseline(): { generation: FimGeneration; entries: Map<string, FimEntry> } {
-    const v = this.repo.verify();
+  async verifiedBaseline(): Promise<{ generation: FimGeneration; entries: Map<string, FimEntry> }> {
+    const v = await this.repo.verify();
     const problems = v.problems.map((p) => p.detail);
     if (!v.latest) throw new VigilError('VIGIL_FIM_NO_BASELINE', 'no file integrity baseline: run `vigil fim init` first');
     const anchor = this.opts.audit.query({ kind: 'fim', command: FIM_BASELINE_COMMAND }, 1)[0];
@@ -81,12 +81,12 @@ export class Fim {
         context: { problems },
       });
     }
-    return { generation: v.latest, entries: this.repo.entries(v.latest.generation) as Map<string, FimEntry> };
+    return { generation: v.latest, entries: (await this.repo.entries(v.latest.generation)) as Map<string, FimEntry> };
   }
 
   /** Compares the tree with the verified baseline. */
   async check(onProgress?: (n: number) => void): Promise<FimCheckResult> {
-    const base = this.verifiedBaseline();
+    const base = await this.verifiedBaseline();
     const now = await this.scan(onProgress);
     const diff = diffEntries(base.entries, now.entries);
     const result: FimCheckResult = {
@@ -101,7 +101,7 @@ export class Fim {
 
   /** Checks, then accepts the current tree as the new baseline; returns both. */
   async update(onProgress?: (n: number) => void): Promise<{ check: FimCheckResult; baseline: FimBaselineResult }> {
-    const base = this.verifiedBaseline();
+    const base = await this.verifiedBaseline();
     const now = await this.scan(onProgress);
     const diff = diffEntries(base.entries, now.entries);
     const check: FimCheckResult = {
@@ -110,11 +110,11 @@ export class Fim {
       scanned: now.stats,
       problems: now.problems,
     };
-    return { check, baseline: this.record('update', now) };
+    return { check, baseline: await this.record('update', now) };
   }
 
-  private record(reason: string, result: ScanResult): FimBaselineResult {
-    const gen = this.repo.append(result.entries.values(), { reason, principal: this.opts.principal });
+  private async record(reason: string, result: ScanResult): Promise<FimBaselineResult> {
+    const gen = await this.repo.append(result.entries.values(), { reason, principal: this.opts.principal });
     this.opts.audit.append({
       time: new Date(),
       kind: 'fim',

@@ -53,7 +53,7 @@ export class FimWatcher {
 
   /** Verifies the baseline (throws when tampered), sets the watches, and runs a first full comparison. */
   async start(): Promise<FimWatchReport> {
-    this.baseline = this.fim.verifiedBaseline().entries;
+    this.baseline = (await this.fim.verifiedBaseline()).entries;
     this.rules = await this.options.rules();
     for (const rule of this.rules) this.watchRule(rule);
     this.rescan = setInterval(() => void this.queue(true), this.options.rescanMs);
