@@ -17,6 +17,9 @@ import { ActionRunner, HOST_PRINCIPAL, newAlarm, type ActionOutcome, type HostAc
 import { PortWatcher, type Listener } from './ports/audit.js';
 import { toVigilError } from '../core/errors.js';
 
+/** Paths of each kind carried in one FIM alarm (the counts are always complete). */
+const FIM_ALARM_PATHS = 100;
+
 /** What the agent is built from. */
 export interface HostAgentOptions {
   config: HostConfig;
@@ -205,7 +208,10 @@ export class HostAgent {
 
   private fimReport(r: FimWatchReport): void {
     const summary = `file integrity: ${r.added.length} added, ${r.removed.length} removed, ${r.changed.length} changed${r.full ? ' (full rescan)' : ''}`;
-    this.fire(newAlarm('fim', 'watch', summary, { added: r.added, removed: r.removed, changed: r.changed, full: r.full }), this.opts.config.fim.actions);
+    // Bounded: a mass change (a package upgrade) must not write 50,000 paths into every audit row and webhook.
+    const cap = <T>(xs: T[]): T[] => xs.slice(0, FIM_ALARM_PATHS);
+    const detail = { counts: { added: r.added.length, removed: r.removed.length, changed: r.changed.length }, added: cap(r.added), removed: cap(r.removed), changed: cap(r.changed), full: r.full };
+    this.fire(newAlarm('fim', 'watch', summary, detail), this.opts.config.fim.actions);
   }
 
   private fire(alarm: HostAlarm, actions: Parameters<ActionRunner['fire']>[1]): void {
