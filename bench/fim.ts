@@ -139,6 +139,9 @@ async function main(): Promise<void> {
   // Warm the page cache once, so every tool reads from memory.
   execSync(`xargs -0 cat < ${list} > /dev/null`, { shell: '/bin/bash' });
 
+  // The machine's own scheduling noise: the loop's worst delay while this process does nothing at all.
+  const idle = await timedAsync(() => new Promise((r) => setTimeout(r, 15000)));
+  process.stdout.write(`idle event loop over 15 s: worst delay ${idle.lagMaxMs.toFixed(1)} ms, p99 ${idle.lagP99Ms.toFixed(1)} ms; load average ${execSync('cat /proc/loadavg').toString().trim()}\n`);
   const results: Record<string, number[]> = {};
   const lag: { max: number[]; p99: number[] } = { max: [], p99: [] };
   const add = (k: string, ms: number): void => void (results[k] ??= []).push(ms);
