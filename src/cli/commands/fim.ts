@@ -119,15 +119,18 @@ export function fimCommand(): Command {
         if (opts.json) process.stdout.write(toJson(r, true) + '\n');
         else process.stdout.write(`${r.time}${r.full ? ' (full rescan)' : ''}\n${formatDiff(r)}\n`);
       });
+      // The watches and the rescan timer do not hold the process open (so vigild can stop cleanly): this does.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
       const stop = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
-      });
+      }).finally(() => clearInterval(keepAlive));
       try {
         const first = await watcher.start();
         if (!opts.json && first.bits === 0) process.stderr.write(`vigil: no difference from the baseline; watching ${watcher.watchedCount()} places (Ctrl-C to stop)\n`);
         await stop;
       } finally {
+        clearInterval(keepAlive);
         await watcher.stop();
         vigil.close();
       }

@@ -21,11 +21,13 @@ function row(l: Listener): string {
   return `${`${l.proto}${l.family === 6 ? '6' : ''}`.padEnd(5)} ${addr.padEnd(28)} ${l.user.padEnd(10)} ${l.allowed ? 'allowed' : 'NOT ALLOWED'}${l.allowedBy ? ` (${l.allowedBy})` : ''}  ${procs}`;
 }
 
+/** Resolves on Ctrl-C or SIGTERM, keeping the process alive meanwhile (the watchers' timers do not). */
 function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  return new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-  });
+  }).finally(() => clearInterval(keepAlive));
 }
 
 function agentFor(vigil: Vigil, onEvent?: ConstructorParameters<typeof HostAgent>[0]['onEvent']): HostAgent {
