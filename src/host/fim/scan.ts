@@ -12,6 +12,10 @@ import type { FimEntry } from './entry.js';
 import type { ResolvedRule } from './policy.js';
 
 const SLICE = 256 * 1024;
+/** lstat calls in flight while walking one directory. */
+const STAT_BATCH = 64;
+/** Hash tasks queued before the walk waits for them. */
+const MAX_BACKLOG = 4096;
 
 /** What a scan found, and what it could not read. */
 export interface ScanResult {
@@ -62,9 +66,13 @@ export async function hashFile(path: string, buffer: Buffer): Promise<{ sha256: 
   }
 }
 
-/** A fixed set of workers pulling from a queue: at most `n` tasks in flight, each with its own read buffer. */
+/**
+ * A fixed set of workers pulling from a queue: at most `n` tasks in flight, each with its own read buffer. The
+ * queue is read through a moving head index: `Array#shift` on a 50,000-task queue is linear per call.
+ */
 class Pool {
-  private readonly queue: (() => Promise<void>)[] = [];
+  private queue: ((buffer: Buffer) => Promise<void>)[] = [];
+  private head = 0;
   private running = 0;
   private idle: (() => void) | undefined;
   private readonly buffers: Buffer[] = [];
@@ -72,31 +80,41 @@ class Pool {
   constructor(private readonly n: number) {}
 
   push(task: (buffer: Buffer) => Promise<void>): void {
-    this.queue.push(async () => {
-      const buffer = this.buffers.pop() ?? Buffer.allocUnsafe(SLICE);
-      try {
-        await task(buffer);
-      } finally {
-        this.buffers.push(buffer);
-      }
-    });
+    this.queue.push(task);
     this.pump();
   }
 
+  /** Tasks waiting (the walk slows down when hashing falls behind, bounding memory). */
+  backlog(): number {
+    return this.queue.length - this.head;
+  }
+
   private pump(): void {
-    while (this.running < this.n && this.queue.length > 0) {
-      const task = this.queue.shift()!;
+    while (this.running < this.n && this.head < this.queue.length) {
+      const task = this.queue[this.head]!;
+      this.queue[this.head] = undefined as never;
+      this.head += 1;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       this.running += 1;
-      void task().finally(() => {
+      const buffer = this.buffers.pop() ?? Buffer.allocUnsafe(SLICE);
+      void task(buffer).finally(() => {
+        this.buffers.push(buffer);
         this.running -= 1;
         this.pump();
-        if (this.running === 0 && this.queue.length === 0) this.idle?.();
+        if (this.running === 0 && this.backlog() === 0) {
+          const idle = this.idle;
+          this.idle = undefined;
+          idle?.();
+        }
       });
     }
   }
 
   drained(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.backlog() === 0) return Promise.resolve();
     return new Promise((resolve) => (this.idle = resolve));
   }
 }
@@ -155,6 +173,9 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
     }
   };
 
+  // Directories are walked one at a time, their entries stat'ed in batches: a 50,000-file tree never has 50,000
+  // promises (and their BigIntStats) alive at once, which kept the event loop busy for seconds in garbage
+  // collection. When hashing falls behind, the walk waits.
   const walk = async (dir: string, rel: string, rule: ResolvedRule): Promise<void> => {
     let names;
     try {
@@ -163,7 +184,8 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
       problems.push({ path: dir, error: code(err) });
       return;
     }
-    const subdirs: Promise<void>[] = [];
+    const subdirs: [string, string][] = [];
+    const todo: { full: string; childRel: string; wanted: boolean }[] = [];
     for (const d of names) {
       const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
       if (anyMatch(rule.exclude, childRel)) continue;
@@ -171,8 +193,11 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
       const inScope = options.within ? options.within(full) : true;
       const wanted = inScope && anyMatch(rule.include, childRel) && !claimed.has(full);
       if (!wanted && !(d.isDirectory() && (inScope || (options.descend?.(full) ?? true)))) continue;
-      subdirs.push(
-        (async () => {
+      todo.push({ full, childRel, wanted });
+    }
+    for (let i = 0; i < todo.length; i += STAT_BATCH) {
+      await Promise.all(
+        todo.slice(i, i + STAT_BATCH).map(async ({ full, childRel, wanted }) => {
           let st: BigIntStats;
           try {
             st = await lstat(full, { bigint: true });
@@ -184,11 +209,12 @@ export async function scan(rules: readonly ResolvedRule[], options: ScanOptions)
             claimed.add(full);
             record(full, rule, st);
           }
-          if (st.isDirectory()) await walk(full, childRel, rule);
-        })(),
+          if (st.isDirectory()) subdirs.push([full, childRel]);
+        }),
       );
+      while (pool.backlog() > MAX_BACKLOG) await pool.drained();
     }
-    await Promise.all(subdirs);
+    for (const [full, childRel] of subdirs) await walk(full, childRel, rule);
   };
 
   for (const rule of rules) {
