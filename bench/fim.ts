@@ -35,6 +35,8 @@ const FILES = arg('--files', 50_000);
 const RUNS = arg('--runs', 3);
 const HONEYPOT_RUNS = arg('--honeypot-runs', 10);
 const PER_DIR = 100;
+/** What `vigil fim` uses unless host.fim.concurrency says otherwise. */
+const DEFAULT_CONCURRENCY = hostConfigSchema.parse({}).fim.concurrency;
 
 const work = mkdtempSync(join(tmpdir(), 'vigil-bench-fim-'));
 const tree = join(work, 'tree');
@@ -160,14 +162,14 @@ async function main(): Promise<void> {
     rmSync(join(work, 'vigil.db-wal'), { force: true });
     rmSync(join(work, 'vigil.db-shm'), { force: true });
     const db = openStore(join(work, 'vigil.db'));
-    const fim = new Fim({ db, audit: new AuditLog(db), logger: silentLogger, rules: () => Promise.resolve(rules), concurrency: 16, principal: 'bench' });
+    const fim = new Fim({ db, audit: new AuditLog(db), logger: silentLogger, rules: () => Promise.resolve(rules), concurrency: DEFAULT_CONCURRENCY, principal: 'bench' });
     const init = await timedAsync(() => fim.init());
-    add('vigil fim init (scan + store)', init.ms);
+    add(`vigil fim init (scan + store), concurrency ${DEFAULT_CONCURRENCY}`, init.ms);
     const check = await timedAsync(async () => {
       const r = await fim.check();
       if (r.bits !== 0) throw new Error('the tree changed under the benchmark');
     });
-    add('vigil fim check (verify + scan + diff)', check.ms);
+    add(`vigil fim check (verify + scan + diff), concurrency ${DEFAULT_CONCURRENCY}`, check.ms);
     lag.max.push(Math.max(init.lagMaxMs, check.lagMaxMs));
     lag.p99.push(Math.max(init.lagP99Ms, check.lagP99Ms));
     db.close();
