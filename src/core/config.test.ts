@@ -11,7 +11,7 @@ test('an empty config gives defaults', () => {
     daemon: { stopVmsOnExit: false },
     qmp: { rules: [] },
     host: {
-      fim: { defaults: true, hashImages: false, rules: [], rescanSec: 3600, concurrency: 4, watch: false, actions: [{ type: 'log' }] },
+      fim: { defaults: true, hashImages: false, rules: [], rescanSec: 3600, concurrency: 16, watch: false, actions: [{ type: 'log' }] },
       honeypots: [],
       canaries: [],
       ports: { allow: [], watch: false, intervalSec: 10, actions: [{ type: 'log' }] },

@@ -59,13 +59,13 @@ export const hostConfigSchema = z.strictObject({
       rules: z.array(fimRuleSchema).default([]),
       /** Watch mode's full rescan period (covers lost inotify events). */
       rescanSec: z.number().int().min(5).max(86400).default(3600),
-      /** Files hashed at once (libuv runs 4 file reads at a time by default; more only queues there: bench/fim.ts). */
-      concurrency: z.number().int().min(1).max(256).default(4),
+      /** Files hashed at once: more than libuv's 4 threads, so reads and hashing overlap (bench/fim.ts). */
+      concurrency: z.number().int().min(1).max(256).default(16),
       /** `watch` (in vigild's host agent): watch the baseline's paths. */
       watch: z.boolean().default(false),
       actions,
     })
-    .default(() => ({ defaults: true, hashImages: false, rules: [], rescanSec: 3600, concurrency: 4, watch: false, actions: [{ type: 'log' as const }] })),
+    .default(() => ({ defaults: true, hashImages: false, rules: [], rescanSec: 3600, concurrency: 16, watch: false, actions: [{ type: 'log' as const }] })),
   honeypots: z
     .array(
       z.strictObject({
