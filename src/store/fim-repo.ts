@@ -228,8 +228,12 @@ export class FimRepo {
     return out;
   }
 
-  /** Recomputes the generation chain and the newest generation's entry chain; returns every problem found. */
-  async verify(maxProblems = 100): Promise<{ ok: boolean; problems: FimChainProblem[]; latest: FimGeneration | undefined }> {
+  /**
+   * Recomputes the generation chain and the newest generation's entry chain; returns every problem found, and the
+   * newest generation's entries (read once for both: a check needs them right after).
+   */
+  async verify(maxProblems = 100): Promise<{ ok: boolean; problems: FimChainProblem[]; latest: FimGeneration | undefined; entries: Map<string, FimRecord> }> {
+    const entries = new Map<string, FimRecord>();
     const problems: FimChainProblem[] = [];
     const add = (p: FimChainProblem): void => {
       if (problems.length < maxProblems) problems.push(p);
@@ -257,12 +261,13 @@ export class FimRepo {
           if (entryHash(rest) !== hash) add({ generation: latest.generation, seq: r.seq, detail: `entry ${r.seq} (${r.path}) does not match its hash: it was changed` });
           ePrev = hash;
           eExpected = r.seq + 1;
+          entries.set(r.path, toRecord(r));
         }
       }
       if (eExpected - 1 !== latest.entries || ePrev !== latest.entries_head) {
         add({ generation: latest.generation, detail: `the baseline ends at entry ${eExpected - 1} but its header records ${latest.entries} entries: entries were removed, added or rewritten` });
       }
     }
-    return { ok: problems.length === 0, problems, latest: latest ? toGeneration(latest) : undefined };
+    return { ok: problems.length === 0, problems, latest: latest ? toGeneration(latest) : undefined, entries };
   }
 }

@@ -81,7 +81,7 @@ export class Fim {
         context: { problems },
       });
     }
-    return { generation: v.latest, entries: (await this.repo.entries(v.latest.generation)) as Map<string, FimEntry> };
+    return { generation: v.latest, entries: v.entries as Map<string, FimEntry> };
   }
 
   /** Compares the tree with the verified baseline. */
