@@ -43,9 +43,15 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     process.exit(EXIT.CANCELLED);
   });
   try {
-    await buildProgram().parseAsync([...argv], { from: 'user' });
-    // A command that reports through its status (fim check's bitmask, killswitch validate) sets process.exitCode.
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+    // A command that reports through its status (fim check's bitmask, killswitch validate) sets process.exitCode;
+    // it is handed back and the previous value restored, so in-process callers (tests) do not inherit it.
+    const before = process.exitCode;
+    try {
+      await buildProgram().parseAsync([...argv], { from: 'user' });
+      return typeof process.exitCode === 'number' && process.exitCode !== before ? process.exitCode : EXIT.OK;
+    } finally {
+      process.exitCode = before;
+    }
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.
