@@ -17,7 +17,8 @@ import { printJson, toJson } from '../output.js';
 
 function row(l: Listener): string {
   const addr = l.family === 6 ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
-  const procs = l.processes.map((p) => `${p.name}[${p.pid}]`).join(',') || '? (run as root to see other users\' processes)';
+  const hidden = process.getuid?.() === 0 ? '? (no process here holds it: another PID namespace, or the kernel)' : "? (run as root to see other users' processes)";
+  const procs = l.processes.map((p) => `${p.name}[${p.pid}]`).join(',') || hidden;
   return `${`${l.proto}${l.family === 6 ? '6' : ''}`.padEnd(5)} ${addr.padEnd(28)} ${l.user.padEnd(10)} ${l.allowed ? 'allowed' : 'NOT ALLOWED'}${l.allowedBy ? ` (${l.allowedBy})` : ''}  ${procs}`;
 }
 
