@@ -11,6 +11,7 @@ import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import type { KillswitchEngine } from '../killswitch/engine.js';
 import type { LinuxViews } from '../vmi/os/linux/views.js';
+import type { HostAgent } from '../host/agent.js';
 import type { EventBus } from './event-bus.js';
 
 /** The services behind the API. */
@@ -25,6 +26,8 @@ export interface ApiDeps {
   /** Per-client limit on sign-in challenges (unsigned requests). */
   challengeLimiter: TokenBucketLimiter;
   supervisor?: VmSupervisor | undefined;
+  /** The host agent (vigild's); absent when the API runs without a daemon. */
+  host?: HostAgent | undefined;
   /** Attached Linux kernels of running VMs (introspection views). */
   linux: LinuxViews;
   /** vigild's kill switch, or one over the same store when the API runs without a daemon (tests). */

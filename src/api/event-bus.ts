@@ -2,7 +2,7 @@
 
 /** One event on the bus. */
 export interface BusEvent {
-  type: 'vm-state' | 'qmp-event' | 'audit' | 'killswitch';
+  type: 'vm-state' | 'qmp-event' | 'audit' | 'killswitch' | 'host';
   /** The VM it concerns ('' for host-wide events, seen only by host admins and auditors). */
   vm: string;
   time: string;

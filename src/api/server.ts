@@ -20,6 +20,7 @@ import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import { KillswitchEngine } from '../killswitch/engine.js';
 import { LinuxViews } from '../vmi/os/linux/views.js';
+import type { HostAgent } from '../host/agent.js';
 import { RAW, type ApiDeps, type RouteSpec } from './context.js';
 import { EventBus } from './event-bus.js';
 import { clientIp } from './client-ip.js';
@@ -45,6 +46,8 @@ export interface ApiOptions {
   vigil: Vigil;
   logger: Logger;
   supervisor?: VmSupervisor | undefined;
+  /** The host agent (vigild's). */
+  host?: HostAgent | undefined;
   /** The kill switch (vigild's); its routes answer 503-style errors without one. */
   killswitch?: KillswitchEngine | undefined;
   /** Accepted clock skew for X-Timestamp (default 300 s). */
@@ -72,6 +75,11 @@ export interface Api {
   app: FastifyInstance;
   deps: ApiDeps;
   recoverer: Recoverer;
+  /**
+   * A lockdown's "API on the local socket only": from now on requests that did not come over a Unix socket are
+   * refused, the TCP listener stops accepting, and its idle connections are closed.
+   */
+  restrictToLocalSocket(reason: string): void;
 }
 
 function sendError(reply: FastifyReply, err: unknown, log: Logger): void {
@@ -104,6 +112,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       options.killswitch ??
       new KillswitchEngine({ db: options.vigil.db, vms: options.vigil.vms, audit: options.vigil.audit, paths: options.vigil.paths, logger: options.logger }),
     imagesDir: options.imagesDir,
+    host: options.host,
     linux: new LinuxViews({ paths: options.vigil.paths, store: options.vigil.db }),
   };
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
@@ -113,6 +122,13 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   app.decorateRequest('sessionToken', undefined);
   await app.register(websocket);
   app.addHook('onClose', () => deps.linux.close());
+  let restricted: string | undefined;
+  // A Unix socket peer has no remote address; anything else is TCP.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (restricted === undefined || req.socket.remoteAddress === undefined) return done();
+    void reply.header('connection', 'close');
+    sendError(reply, new VigilError('VIGIL_FORBIDDEN', `the API serves only its local socket since a lockdown (${restricted})`), log);
+  });
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof VigilError) return sendError(reply, err, log);
@@ -250,9 +266,20 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   // State changes made through this process's services reach /events subscribers.
   options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));
   options.vigil.audit.onAppend((row) => deps.events.publish({ type: 'audit', vm: row.vm === '-' ? '' : row.vm, time: row.time, data: { ...row } }));
+  options.host?.onEvent((e) => deps.events.publish({ type: 'host', vm: '', time: new Date().toISOString(), data: { ...e } }));
   deps.killswitch.onChange((status) =>
     deps.events.publish({ type: 'killswitch', vm: '', time: status.updatedAt, data: { state: status.state, inFlight: status.inFlight, trigger: status.trigger } }),
   );
   options.supervisor?.onQmpEvent((vm, event) => deps.events.publish({ type: 'qmp-event', vm, time: new Date().toISOString(), data: { ...event } }));
-  return { app, deps, recoverer };
+  return {
+    app,
+    deps,
+    recoverer,
+    restrictToLocalSocket(reason) {
+      restricted = reason;
+      if (!app.server.listening) return;
+      app.server.close();
+      app.server.closeIdleConnections();
+    },
+  };
 }

@@ -12,6 +12,8 @@ export const EXIT = {
   UNREACHABLE: 6,
   AUDIT_TAMPERED: 7,
   NOT_FOUND: 8,
+  /** `vigil fim check`: 16 + bitmask (added 1, removed 2, changed 4), i.e. 17..23; above every error status. */
+  FIM_DIFF_BASE: 16,
 } as const;
 
 /** The exit status for an error code. */
@@ -40,8 +42,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VIGIL_GDB_PROTOCOL':
       return EXIT.UNREACHABLE;
     case 'VIGIL_AUDIT_TAMPERED':
+    case 'VIGIL_FIM_TAMPERED':
       return EXIT.AUDIT_TAMPERED;
     case 'VIGIL_NOT_FOUND':
+    case 'VIGIL_FIM_NO_BASELINE':
       return EXIT.NOT_FOUND;
     default:
       return EXIT.FAILURE;

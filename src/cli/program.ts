@@ -7,6 +7,8 @@ import { daemonCommands } from './commands/daemon.js';
 import { devicesCommand } from './commands/devices.js';
 import { keyCommands } from './commands/keys.js';
 import { killswitchCommand } from './commands/killswitch.js';
+import { fimCommand } from './commands/fim.js';
+import { hostCommand } from './commands/host.js';
 import { qmpCommand } from './commands/qmp.js';
 import { vmCommand } from './commands/vm.js';
 import { vmiCommand } from './commands/vmi.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   program.addCommand(devicesCommand());
   program.addCommand(killswitchCommand());
   program.addCommand(vmiCommand());
+  program.addCommand(fimCommand());
+  program.addCommand(hostCommand());
   for (const c of daemonCommands()) program.addCommand(c);
   for (const c of keyCommands()) program.addCommand(c);
   for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) cmd.exitOverride();
@@ -43,9 +47,15 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     process.exit(EXIT.CANCELLED);
   });
   try {
-    await buildProgram().parseAsync([...argv], { from: 'user' });
-    // A command that finished but found problems (validate, test) says so through process.exitCode.
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+    // A command that reports through its status (fim check's bitmask, killswitch validate) sets process.exitCode;
+    // it is handed back and the previous value restored, so in-process callers (tests) do not inherit it.
+    const before = process.exitCode;
+    try {
+      await buildProgram().parseAsync([...argv], { from: 'user' });
+      return typeof process.exitCode === 'number' && process.exitCode !== before ? process.exitCode : EXIT.OK;
+    } finally {
+      process.exitCode = before;
+    }
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.

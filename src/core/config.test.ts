@@ -10,6 +10,13 @@ test('an empty config gives defaults', () => {
     images: {},
     daemon: { stopVmsOnExit: false, healthIntervalMs: 10000 },
     qmp: { rules: [] },
+    host: {
+      fim: { defaults: true, hashImages: false, rules: [], rescanSec: 3600, concurrency: 16, watch: false, actions: [{ type: 'log' }] },
+      honeypots: [],
+      canaries: [],
+      ports: { allow: [], watch: false, intervalSec: 10, actions: [{ type: 'log' }] },
+      lockdowns: {},
+    },
   });
 });
 

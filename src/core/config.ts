@@ -11,6 +11,8 @@ import type { VigilPaths } from './paths.js';
 import type { RuleCondition } from '../qmp/guard-table.js';
 // The kill switch's trigger schema is a leaf module (zod, croner, a key table): config.yaml is validated against it.
 import { triggersConfigSchema } from '../killswitch/triggers/config.js';
+// The host agent's section is defined beside the agent (as the kill switch's section is beside the engine).
+import { defaultHostConfig, hostConfigSchema } from '../host/config.js';
 import { formatProblem, issuesToProblems, parseYamlSource, positionIn, sortProblems } from './yaml-errors.js';
 
 const classSchema = z.enum(['dangerous', 'memory-dump', 'privileged', 'safe']);
@@ -104,6 +106,8 @@ export const configSchema = z.strictObject({
       triggers: triggersConfigSchema.optional(),
     })
     .optional(),
+  /** The host agent: file integrity, honeypots, canary files, listening ports, lockdowns (all off by default). */
+  host: hostConfigSchema.default(() => defaultHostConfig()),
 });
 
 /** Validated host configuration. */

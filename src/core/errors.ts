@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   VIGIL_QEMU_IMG: 'qemu-img failed or is missing (install qemu-utils); its own error message is included.',
   VIGIL_IMAGE_IN_USE: 'A running VM uses this image (as a disk, a backing file or a snapshot overlay); stop the VM first.',
   VIGIL_SNAPSHOT: 'A snapshot could not be taken, restored, listed or deleted (no qcow2 disk, unknown name, or the QEMU job failed).',
+  VIGIL_FIM_TAMPERED: 'The file integrity baseline does not verify (its hash chain, or the head recorded in the audit log): it was changed.',
+  VIGIL_FIM_NO_BASELINE: 'No file integrity baseline exists yet (run vigil fim init), or init was run when one already exists (use update).',
   VIGIL_RATE_LIMITED: 'Too many requests from this client (or the replay cache is full); retry after the delay given.',
 } as const;
 

@@ -11,6 +11,8 @@ import type { Logger } from '../core/log.js';
 import { ensurePrivateDir, resolvePaths, type VigilPaths } from '../core/paths.js';
 import { KillswitchEngine } from '../killswitch/engine.js';
 import { TriggerSet } from '../killswitch/triggers/set.js';
+import { HostAgent, vigilActionSink } from '../host/index.js';
+import { findBinary } from '../vm/preflight.js';
 import { readInventory } from '../sysfs/inventory.js';
 import { Vigil } from '../vigil.js';
 import { setMetricsSource } from '../vm/monitoring/metrics.js';
@@ -98,8 +100,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     paths,
   });
   const failedTriggers = await triggers.start();
+  // The host agent's alarms act on the same engine and VMs; restricting the API closes the TCP listener below.
+  let restrictApi: (reason: string) => Promise<unknown> = () => Promise.resolve();
+  const host = new HostAgent({
+    config: vigil.config.host,
+    paths,
+    db: vigil.db,
+    audit: vigil.audit,
+    logger: log.child({ mod: 'host' }),
+    sink: { ...vigilActionSink({ vms: vigil.vms, killswitch, logger: log }), restrictApiToLocalSocket: (reason) => restrictApi(reason) },
+    vms: () => vigil.list(),
+    qemuBinary: (() => {
+      try {
+        return findBinary(vigil.config.qemu.binary);
+      } catch {
+        return undefined;
+      }
+    })(),
+  });
   const cfg = vigil.config.api;
   const api = await buildApi({
+    host,
     killswitch,
     vigil,
     logger: log,
@@ -134,9 +155,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     release();
     throw new VigilError('VIGIL_DAEMON', `cannot serve the API on ${cfg.host}:${port}${cfg.socket ? ` and ${cfg.socket}` : ''}: ${(err as Error).message}`, { cause: err });
   }
+  restrictApi = (reason) => {
+    if (!apiUrl) return Promise.resolve({ tcp: 'not served' });
+    log.warn({ reason, api: apiUrl }, 'lockdown: the API stops serving TCP; the local socket stays');
+    api.restrictToLocalSocket(reason);
+    return Promise.resolve({ tcp: 'closed', socket: cfg.socket ?? null });
+  };
+  const hostStatus = await host.start().catch((err: unknown) => {
+    // A honeypot that cannot bind must not keep the kill switch and the VMs unsupervised: say so loudly.
+    log.error({ err: String(err) }, 'host agent did not start; its monitors are off');
+    return undefined;
+  });
   // Last, once everything is up: the guardian's watch starts here (see src/killswitch/guardian/).
   const liveness = await startLiveness(paths.runtime, log);
-  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl, triggers: triggers.triggers.map((t) => t.name), failedTriggers }, 'vigild ready');
+  log.info({ ...summary, ms: Math.round(performance.now() - started), home: paths.data, api: apiUrl, triggers: triggers.triggers.map((t) => t.name), failedTriggers, host: hostStatus ? { honeypots: hostStatus.honeypots.length, canaries: hostStatus.canaries.length } : null }, 'vigild ready');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -159,6 +191,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stop() {
       stopping ??= (async () => {
         await triggers.stop();
+        await host.stop();
         await new Promise<void>((r) => (unix ? unix.close(() => r()) : r()));
         await api.app.close();
         // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.

@@ -107,4 +107,43 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 6: the process running an engage or release, so that other processes wait for it instead of cutting twice.
   `ALTER TABLE killswitch ADD COLUMN owner INTEGER;`,
+  // 7: the host agent's file integrity baselines.
+  `
+  -- The host agent's file integrity baselines. Each generation (fim init / update) is a chain of entry rows, each
+  -- row hashing its content and the row before it; the generations are chained the same way, and each new
+  -- generation's hash also goes to the audit log, so a baseline rewritten with fresh hashes still shows.
+  CREATE TABLE fim_generations (
+    generation INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    entries_head TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE TABLE fim_entries (
+    generation INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    type TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    inode TEXT NOT NULL,
+    target TEXT,
+    sha256 TEXT,
+    error TEXT,
+    attributes TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (generation, seq)
+  );
+  CREATE TRIGGER fim_generations_no_update BEFORE UPDATE ON fim_generations
+    BEGIN SELECT RAISE(ABORT, 'FIM baselines are append-only'); END;
+  CREATE TRIGGER fim_entries_no_update BEFORE UPDATE ON fim_entries
+    BEGIN SELECT RAISE(ABORT, 'FIM baselines are append-only'); END;
+  `,
 ];

@@ -21,6 +21,9 @@ import { Vigil } from '../../src/vigil.js';
 import { PyClient } from '../helpers/api-client.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
 import { startVigild, type Vigild } from '../helpers/vigild.js';
+import { freePort } from '../helpers/net.js';
+import { connect } from 'node:net';
+import { request } from 'node:http';
 
 const GADGETS = `autostart:
   enabled: true
@@ -40,6 +43,8 @@ let vigil: Vigil;
 let daemon: Vigild;
 let admin: PyClient;
 let reader: PyClient;
+let trapPort: number;
+let daemonUrl: string;
 
 async function peripherals(): Promise<string[]> {
   const qmp = new QmpClient({ logger: silentLogger });
@@ -55,6 +60,7 @@ async function startDaemon(): Promise<string> {
   daemon = startVigild(h.env);
   const ready = await daemon.waitForLog((l) => l.msg === 'vigild ready');
   const url = ready.api as string;
+  daemonUrl = url;
   admin = new PyClient(url, adminKey);
   reader = new PyClient(url, readerKey);
   return url;
@@ -65,7 +71,13 @@ const readerKey = Wallet.createRandom().privateKey;
 
 before(async () => {
   h = await testHome();
-  h.write('config/config.yaml', `qemu:\n  accel: tcg\nkillswitch:\n  triggers:\n    - { type: file, path: ${h.home}/ks.trigger, pollMs: 200 }\n`);
+  trapPort = await freePort();
+  h.write(
+    'config/config.yaml',
+    `qemu:\n  accel: tcg\napi:\n  socket: ${h.home}/api.sock\nkillswitch:\n  triggers:\n    - { type: file, path: ${h.home}/ks.trigger, pollMs: 200 }\n` +
+      `host:\n  honeypots:\n    - { name: trap, host: 127.0.0.1, port: ${trapPort}, banner: "SSH-2.0-OpenSSH_9.2", actions: [{ type: killswitch }] }\n` +
+      `  lockdowns:\n    panic: [{ type: api-local-only }]\n`,
+  );
   vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
   vigil.add([h.write('ks.yaml', guestYaml(h, 'ks', GADGETS))]);
   const access = new AccessRepo(vigil.db);
@@ -142,6 +154,45 @@ test("vigild starts the configured triggers: the trigger file's creation engages
   rmSync(join(h.home, 'ks.trigger'));
   await state('armed');
   assert.ok((await peripherals()).includes('kbd0'));
+});
+
+test("vigild runs the host agent: a honeypot connection engages the switch; a lockdown leaves the API on the local socket only", async () => {
+  const status = await admin.call('GET', '/host/agent');
+  assert.equal(status.status, 200, status.text);
+  assert.deepEqual((status.body.honeypots as { name: string; port: number }[]).map((p) => [p.name, p.port]), [['trap', trapPort]]);
+  assert.equal((await reader.call('GET', '/host/agent')).status, 403);
+  const banner = await new Promise<string>((resolve, reject) => {
+    const sock = connect(trapPort, '127.0.0.1');
+    sock.on('data', (d) => {
+      sock.end('root\n');
+      resolve(d.toString());
+    });
+    sock.on('error', reject);
+  });
+  assert.match(banner, /SSH-2.0-OpenSSH_9.2/);
+  for (let i = 0; i < 100 && new KillswitchRepo(vigil.db).get('default').state !== 'engaged'; i++) await sleep(50);
+  const engaged = new KillswitchRepo(vigil.db).get('default');
+  assert.equal(engaged.state, 'engaged');
+  assert.match(JSON.stringify(engaged.trigger), /honeypot/);
+  assert.equal(engaged.report?.vms[0]?.monitor, 'held');
+  assert.equal((await admin.call('POST', '/killswitch/release', {})).body.state, 'armed');
+
+  assert.equal((await admin.call('POST', '/host/lockdown/nope', {})).status, 404);
+  const locked = await admin.call('POST', '/host/lockdown/panic', { reason: 'test' });
+  assert.equal(locked.status, 200, locked.text);
+  // The signing client's keep-alive connection is refused from now on; new TCP connections are not accepted.
+  const after = await admin.call('GET', '/killswitch').catch((err: unknown) => ({ status: 0, text: String(err) }));
+  assert.ok(after.status === 0 || after.status === 403, `TCP still served: ${after.status} ${after.text}`);
+  // Even the unsigned health check: a pooled connection is answered 403, a new one is not accepted.
+  const health = await fetch(`${daemonUrl}/health`).then((r) => r.status).catch(() => 0);
+  assert.ok(health === 0 || health === 403, `TCP /health answered ${health}`);
+  const viaSocket = await new Promise<number>((resolve, reject) => {
+    const req = request({ socketPath: join(h.home, 'api.sock'), path: '/health' }, (res) => resolve(res.statusCode ?? 0));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(viaSocket, 200, 'the local socket still serves');
+  // The next test restarts vigild, which serves TCP again.
 });
 
 test('vigild finishes an engage that a crash interrupted before it serves anything', async () => {

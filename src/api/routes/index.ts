@@ -2,6 +2,7 @@
 import type { RouteSpec } from '../context.js';
 import { accessRoutes } from './access.js';
 import { hostRoutes } from './host.js';
+import { hostAgentRoutes } from './host-agent.js';
 import { killswitchRoutes } from './killswitch.js';
 import { imageRoutes } from './images.js';
 import { monitoringRoutes } from './monitoring.js';
@@ -12,5 +13,5 @@ import { vmiRoutes } from './vmi.js';
 
 /** All route specs. */
 export function allRoutes(): RouteSpec[] {
-  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...snapshotRoutes(), ...imageRoutes(), ...monitoringRoutes(), ...accessRoutes(), ...killswitchRoutes(), ...vmiRoutes()];
+  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...snapshotRoutes(), ...imageRoutes(), ...monitoringRoutes(), ...accessRoutes(), ...killswitchRoutes(), ...hostAgentRoutes(), ...vmiRoutes()];
 }
