@@ -3,7 +3,7 @@
  * real test guest (TCG, `introspection: true`, a qcow2 disk in the images directory): the guest's init and a
  * process its init script started are listed, filtered and in the tree; a non-Owner gets the 403 explained (at
  * phone width); the images page lists an image made with qemu-img, creates one from its form and deletes it;
- * a snapshot is taken, listed and deleted from the VM page, whose stats fill in. Screenshots go to
+ * a snapshot is taken, listed, restored and deleted from the VM page, whose stats fill in. Screenshots go to
  * test-artifacts/web/.
  */
 import assert from 'node:assert/strict';
@@ -190,7 +190,7 @@ test('the images page lists the qemu-img image in use, creates one from the form
   assert.equal(existsSync(join(imagesDir, 'web-overlay.qcow2')), false);
 });
 
-test('the VM page takes, lists and deletes a snapshot, and shows live stats', async () => {
+test('the VM page takes, lists, restores and deletes a snapshot, and shows live stats', async () => {
   await page.goto(`${url}/#/vms/insp`);
   await page.locator('#stats-facts dd[data-stat="CPU"]').filter({ hasText: '% of one core' }).waitFor({ timeout: 20_000 });
   assert.match(await page.locator('#stats-facts').innerText(), /Uptime\s+\d+[smh]/);
@@ -206,6 +206,11 @@ test('the VM page takes, lists and deletes a snapshot, and shows live stats', as
   const listed = (await admin.call('GET', '/vms/insp/snapshots')).body as { snapshots: { name: string }[] };
   assert.deepEqual(listed.snapshots.map((s) => s.name), ['web-snap1']);
   await shot(page, '13-vm-snapshots-stats');
+  // Restore it (confirmed), audited under the signed-in key; the VM runs on.
+  await row.locator('button[data-restore]').click();
+  await page.locator('#snap-status').filter({ hasText: /Restore web-snap1: done in/ }).waitFor({ timeout: 120_000 });
+  assert.equal(vigil.audit.query({ vm: 'insp', command: 'snapshot-load' }).at(-1)?.principal, new Wallet(adminKey).address.toLowerCase());
+  await page.locator('h1 .state[data-state="running"]').waitFor();
   await row.locator('button[data-delete]').click();
   await row.waitFor({ state: 'detached', timeout: 120_000 });
   assert.deepEqual(((await admin.call('GET', '/vms/insp/snapshots')).body as { snapshots: unknown[] }).snapshots, []);

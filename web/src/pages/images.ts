@@ -191,7 +191,7 @@ export const imagesPage: Page = async (main) => {
     status,
     h(
       'div',
-      { class: 'table-wrap' },
+      { class: 'table-wrap card-gap' },
       h(
         'table',
         { class: 'list', id: 'images-table' },

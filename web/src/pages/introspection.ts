@@ -130,6 +130,8 @@ export const introspectionVmPage: Page = async (main, ctx: PageContext, [id = ''
   const count = h('p', { class: 'help', id: 'vmi-count' });
   const treeBox = h('div', {});
   const modBody = h('tbody', {});
+  // The data sections show only once something was read: a refusal is explained, not shown as empty tables.
+  const data = h('div', { id: 'vmi-data', hidden: true });
 
   const filter = h('input', { id: 'vmi-filter', type: 'search', placeholder: 'pid, name, command line, uid…', spellcheck: 'false' });
   const kthreads = h('input', { id: 'vmi-kthreads', type: 'checkbox', checked: true });
@@ -246,11 +248,17 @@ export const introspectionVmPage: Page = async (main, ctx: PageContext, [id = ''
           ? [h('tr', {}, h('td', { colspan: 4 }, 'No modules loaded.'))]
           : modules.map((m) => h('tr', { 'data-module': m.name }, h('td', { 'data-label': 'Name' }, m.name), h('td', { 'data-label': 'Size' }, m.size), h('td', { 'data-label': 'State' }, m.state), h('td', { 'data-label': 'Base', class: 'mono' }, m.base)))),
       );
+      data.hidden = false;
       status.textContent = `Read at ${new Date().toLocaleTimeString()}: ${procs.length} processes, ${modules.length} modules.`;
     } catch (err) {
-      clearData();
+      // A list that changed under the read (422) keeps the previous read on screen, marked as such.
+      const keep = err instanceof ApiError && err.status === 422 && procs.length > 0;
+      if (!keep) {
+        clearData();
+        data.hidden = true;
+      }
       const { title, text } = explain(err, vm);
-      notes.push(notice('vmi-error', title, text, 'error'));
+      notes.push(notice('vmi-error', title, keep ? `${text} The tables below are from the previous read.` : text, 'error'));
       if (err instanceof ApiError) notes.at(-1)?.setAttribute('data-status', String(err.status));
       status.textContent = '';
     } finally {
@@ -285,6 +293,10 @@ export const introspectionVmPage: Page = async (main, ctx: PageContext, [id = ''
     ),
     status,
     notices,
+    data,
+  );
+  replace(
+    data,
     section('vmi-kernel', 'Kernel', unameBox),
     section(
       'vmi-processes',

@@ -27,6 +27,7 @@ export function statsSection(vmId: string): { el: HTMLElement; refresh: () => Pr
   const disks = h('div', { id: 'stats-disks' });
   const note = h('p', { class: 'help', id: 'stats-note' });
   let last: { at: number; cpu: number } | undefined;
+  let cpuText = 'measuring…';
 
   const refresh = async (): Promise<void> => {
     let s: Stats;
@@ -39,11 +40,17 @@ export function statsSection(vmId: string): { el: HTMLElement; refresh: () => Pr
     const now = performance.now();
     let cpu = '—';
     if (s.process) {
-      if (last && now > last.at) cpu = `${(((s.process.cpuSeconds - last.cpu) * 1000) / (now - last.at) * 100).toFixed(0)} % of one core`;
-      else cpu = 'measuring…';
-      cpu += ` (${s.process.cpuSeconds.toFixed(1)} s in total)`;
-      last = { at: now, cpu: s.process.cpuSeconds };
-    } else last = undefined;
+      // A rate over at least a second: an extra refresh (after a state change) would only add noise.
+      if (!last) last = { at: now, cpu: s.process.cpuSeconds };
+      else if (now - last.at >= 1000) {
+        cpuText = `${((((s.process.cpuSeconds - last.cpu) * 1000) / (now - last.at)) * 100).toFixed(0)} % of one core`;
+        last = { at: now, cpu: s.process.cpuSeconds };
+      }
+      cpu = `${cpuText} (${s.process.cpuSeconds.toFixed(1)} s in total)`;
+    } else {
+      last = undefined;
+      cpuText = 'measuring…';
+    }
     const health = s.health ? (s.health.healthy ? 'healthy' : `unhealthy: ${s.health.reasons.join('; ')}`) + ` (guest ${s.health.guest}, checked ${new Date(s.health.checkedAt).toLocaleTimeString()})` : 'no check yet';
     replace(
       facts,
