@@ -2,9 +2,9 @@
  * The introspection, images and snapshot/stats pages in a real headless Chromium against a real vigild and one
  * real test guest (TCG, `introspection: true`, a qcow2 disk in the images directory): the guest's init and a
  * process its init script started are listed, filtered and in the tree; a non-Owner gets the 403 explained (at
- * phone width); the images page lists an image made with qemu-img, creates one from its form and deletes it;
- * a snapshot is taken, listed, restored and deleted from the VM page, whose stats fill in. Screenshots go to
- * test-artifacts/web/.
+ * phone width); the images page lists an image made with qemu-img, creates one and an overlay from its form,
+ * converts one and deletes one; a snapshot is taken, listed, restored and deleted from the VM page, whose stats
+ * fill in. Screenshots go to test-artifacts/web/.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -157,7 +157,7 @@ test('a VM without introspection: true is explained, and a stopped VM too', asyn
   assert.deepEqual(await page.locator('#vmi-vms a').allInnerTexts(), ['insp', 'plain']);
 });
 
-test('the images page lists the qemu-img image in use, creates one from the form, deletes it', async () => {
+test('the images page lists the qemu-img image in use, creates, converts and deletes images from its forms', async () => {
   await page.goto(`${url}/#/images`);
   const disk = page.locator('#images-table tr[data-image="insp-disk.qcow2"]');
   await disk.waitFor();
@@ -183,6 +183,15 @@ test('the images page lists the qemu-img image in use, creates one from the form
   await page.getByRole('button', { name: 'Create image' }).click();
   await page.locator('#img-error').filter({ hasText: /\S/ }).waitFor();
   await shot(page, '12-images');
+
+  // Convert the made image to raw.
+  await page.getByLabel('Source image').selectOption('web-made.qcow2');
+  await page.getByLabel('New image name').fill('web-made.raw');
+  await page.getByLabel('New format').selectOption('raw');
+  await page.getByRole('button', { name: 'Convert' }).click();
+  const raw = page.locator('#images-table tr[data-image="web-made.raw"]');
+  await raw.waitFor({ timeout: 60_000 });
+  assert.match(await raw.innerText(), /raw[\s\S]*32 MiB/);
 
   // Delete (the confirmation is accepted by the page's dialog handler).
   await page.locator('#images-table button[data-delete="web-overlay.qcow2"]').click();
