@@ -128,6 +128,7 @@ test("the Owner opens the introspection page from the VM page: uname, init and t
   assert.ok(userland < all && userland >= 3, `${userland} of ${all} without kernel threads`);
   await page.locator('#vmi-ps button[data-sort="pid"]').click();
   assert.equal(await page.locator('#vmi-ps th[aria-sort="descending"]').count(), 1);
+  assert.equal(await page.evaluate('document.activeElement?.dataset.sort'), 'pid', 'the sort button keeps the focus');
   const pids: number[] = (await page.locator('#vmi-ps tbody tr').allInnerTexts()).map((row) => Number(/^\d+/.exec(row.trim())?.[0]));
   assert.ok(pids.length === userland && pids.every(Number.isInteger), String(pids));
   assert.deepEqual(pids, [...pids].sort((a, b) => b - a));
@@ -233,6 +234,10 @@ test('a Manager (not Owner) sees the 403 explained on the introspection page, at
   await phone.goto(`${url}/#/vms/insp`);
   await phone.locator('#snap-form').waitFor();
   assert.equal(await phone.locator('#introspect-link').count(), 0, 'no link for a non-Owner');
+  await phone.locator('#stats-facts dd').first().waitFor();
+  await phone.locator('#snap-table tbody', { hasText: 'No snapshots.' }).waitFor();
+  assert.ok(Number(await phone.evaluate('document.documentElement.scrollWidth')) <= 390, 'VM page with stats and snapshots fits 390px');
+  await shot(phone, '16-vm-manager-390px');
   await phone.goto(`${url}/#/vms/insp/introspection`);
   const refusal = phone.locator('#vmi-error[data-status="403"]');
   await refusal.waitFor();

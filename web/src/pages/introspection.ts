@@ -145,31 +145,32 @@ export const introspectionVmPage: Page = async (main, ctx: PageContext, [id = ''
     return [String(p.pid), String(p.ppid), String(p.uid), p.state, p.comm, p.cmdline ?? ''].some((s) => s.toLowerCase().includes(q));
   };
 
-  const drawHead = (): void => {
-    replace(
-      procHead,
-      ...COLUMNS.map(({ key, label }) =>
-        h(
-          'th',
-          { scope: 'col', 'aria-sort': sortKey === key ? (ascending ? 'ascending' : 'descending') : undefined },
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'sort',
-              'data-sort': key,
-              onclick: () => {
-                ascending = sortKey === key ? !ascending : true;
-                sortKey = key;
-                drawProcs();
-              },
-            },
-            label,
-            sortKey === key ? (ascending ? ' ▲' : ' ▼') : '',
-          ),
-        ),
-      ),
+  // Header buttons are made once and only relabelled: redrawing them (auto-refresh) would take the focus away.
+  const sorters = COLUMNS.map(({ key, label }) => {
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'sort',
+        'data-sort': key,
+        onclick: () => {
+          ascending = sortKey === key ? !ascending : true;
+          sortKey = key;
+          drawProcs();
+        },
+      },
+      label,
     );
+    const th = h('th', { scope: 'col' }, button);
+    procHead.append(th);
+    return { key, label, th, button };
+  });
+  const drawHead = (): void => {
+    for (const { key, label, th, button } of sorters) {
+      if (sortKey === key) th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+      button.textContent = sortKey === key ? `${label} ${ascending ? '▲' : '▼'}` : label;
+    }
   };
 
   const drawProcs = (): void => {

@@ -25,7 +25,7 @@ interface SnapshotResult {
 export function snapshotsSection(getVm: () => VmView): { el: HTMLElement; reload: () => Promise<void> } {
   const vmId = getVm().id;
   const base = `/vms/${encodeURIComponent(vmId)}/snapshots`;
-  const body = h('tbody', {});
+  const body = h('tbody', {}, h('tr', {}, h('td', { colspan: 5 }, 'Loading…')));
   const status = h('p', { id: 'snap-status', role: 'status', 'aria-live': 'polite', class: 'help' });
   const listError = h('p', { id: 'snap-list-error', class: 'help' });
   let busy = false;
