@@ -9,7 +9,9 @@ import type { Page, PageContext } from './context.js';
 import { flash, h, replace } from './dom.js';
 import { EventStream } from './events.js';
 import { renderLogin } from './login.js';
-import { alarmsPage, introspectionPage } from './pages/not-wired.js';
+import { alarmsPage } from './pages/not-wired.js';
+import { imagesPage } from './pages/images.js';
+import { introspectionIndexPage, introspectionVmPage } from './pages/introspection.js';
 import { auditPage } from './pages/audit.js';
 import { killswitchPage } from './pages/killswitch.js';
 import { vmDetailPage } from './pages/vm-detail.js';
@@ -33,15 +35,17 @@ const routes: [RegExp, Page, string?][] = [
   [/^\/vms$/, vmListPage, 'VMs'],
   [/^\/new$/, vmFormPage],
   [/^\/vms\/([^/]+)$/, vmDetailPage],
+  [/^\/vms\/([^/]+)\/introspection$/, introspectionVmPage],
+  [/^\/images$/, imagesPage, 'Images'],
   [/^\/killswitch$/, killswitchPage, 'Kill switch'],
   [/^\/audit$/, auditPage, 'Audit log'],
   [/^\/alarms$/, alarmsPage, 'Host alarms'],
-  [/^\/introspection$/, introspectionPage, 'Processes'],
+  [/^\/introspection$/, introspectionIndexPage, 'Processes'],
 ];
 
 function renderNav(): void {
   const path = location.hash.slice(1) || '/vms';
-  const links: [string, string][] = [['#/vms', 'VMs']];
+  const links: [string, string][] = [['#/vms', 'VMs'], ['#/images', 'Images']];
   if (session?.hostRole) links.push(['#/killswitch', 'Kill switch'], ['#/audit', 'Audit log'], ['#/alarms', 'Host alarms']);
   links.push(['#/introspection', 'Processes']);
   replace(nav, h('ul', {}, ...links.map(([href, text]) => h('li', {}, h('a', { href, 'aria-current': path.startsWith(href.slice(1)) ? 'page' : undefined }, text)))));

@@ -18,5 +18,3 @@ function notWired(title: string, what: string, route: string): Page {
 
 /** #/alarms */
 export const alarmsPage = notWired('Host alarms', 'File integrity, honeypot and listening-port alarms will be listed here.', 'host alarms');
-/** #/introspection */
-export const introspectionPage = notWired('Processes of an introspected VM', 'The process list read from a VM with introspection enabled will be shown here.', 'introspection');

@@ -6,6 +6,8 @@ import { api, ApiError, atLeast, type VmView } from '../api.js';
 import type { Page, PageContext } from '../context.js';
 import { flash, formatMiB, h, replace } from '../dom.js';
 import { stateBadge, uptime } from './vm-list.js';
+import { snapshotsSection } from './vm-snapshots.js';
+import { STATS_MS, statsSection } from './vm-stats.js';
 
 type Verb = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'reset';
 
@@ -237,13 +239,18 @@ export const vmDetailPage: Page = async (main, ctx: PageContext, [id = '']) => {
       )
     : null;
 
+  const stats = statsSection(vm.id);
+  const snapshots = snapshotsSection(() => vm);
   replace(
     main,
     h('p', {}, h('a', { href: '#/vms' }, '← VMs')),
     head,
     buttons,
     actStatus,
+    atLeast(vm.role, 'Owner') ? h('p', {}, h('a', { href: `#/vms/${encodeURIComponent(vm.id)}/introspection`, id: 'introspect-link' }, 'Processes, kernel and modules inside this VM')) : null,
     section('summary', 'Summary', summary),
+    stats.el,
+    snapshots.el,
     section('devices-card', 'Devices', devicesTable(vm.definition ?? {})),
     consoleSection,
     section('events-card', 'QMP events', qmpEvents),
@@ -254,7 +261,11 @@ export const vmDetailPage: Page = async (main, ctx: PageContext, [id = '']) => {
   ctx.onLeave(
     ctx.events.on((e) => {
       if (e.vm !== vm.id) return;
-      if (e.type === 'vm-state') void reload().catch(() => undefined);
+      if (e.type === 'vm-state') {
+        void reload().catch(() => undefined);
+        void stats.refresh();
+        void snapshots.reload();
+      }
       if (e.type === 'qmp-event') {
         qmpEvents.querySelector('.empty')?.remove();
         const ev = e.data as { event?: string; data?: unknown };
@@ -268,4 +279,8 @@ export const vmDetailPage: Page = async (main, ctx: PageContext, [id = '']) => {
     if (cell) cell.textContent = uptime(vm);
   }, 1000);
   ctx.onLeave(() => clearInterval(tick));
+  void stats.refresh();
+  void snapshots.reload();
+  const statsTimer = setInterval(() => void stats.refresh(), STATS_MS);
+  ctx.onLeave(() => clearInterval(statsTimer));
 };
