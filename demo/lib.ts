@@ -51,6 +51,10 @@ export function note(text: string): void {
   console.log(dim(`# ${text}`));
 }
 
+// A guest's console log holds terminal queries (busybox asks for the cursor position): echoed raw, a terminal would answer them.
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
+const printable = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
 const quote = (a: string): string => (/[\s{}"'|<>*;&$]/.test(a) ? `'${a}'` : a);
 
 /** Runs `vigil ...args` as a user would, echoing the command line and its output; throws on an unexpected exit status. */
@@ -59,11 +63,11 @@ export function vigil(d: Demo, args: string[], expectExit = 0, opts: { quiet?: b
   console.log(`$ vigil ${shown}`);
   const result = spawnSync(`${root}bin/vigil`, args, { env: d.env, encoding: 'utf8', timeout: 120000 });
   if (!opts.quiet) {
-    process.stdout.write(result.stdout);
-    process.stdout.write(result.stderr);
+    process.stdout.write(printable(result.stdout));
+    process.stdout.write(printable(result.stderr));
   }
   if (result.status !== expectExit) {
-    if (opts.quiet) process.stdout.write(result.stdout + result.stderr);
+    if (opts.quiet) process.stdout.write(printable(result.stdout + result.stderr));
     throw new Error(`\`vigil ${shown}\` exited ${result.status ?? result.signal}, expected ${expectExit}`);
   }
   if (expectExit !== 0) console.log(dim(`(exit status ${result.status}, as documented in docs/CLI.md)`));

@@ -13,7 +13,7 @@ const PERIPHERALS = '{"path": "/machine/peripheral"}';
 function peripherals(d: Demo): string[] {
   const out = vigil(d, ['qmp', d.vm, 'qom-list', PERIPHERALS, '--compact'], 0, { quiet: true });
   const names = (JSON.parse(out) as { name: string; type: string }[]).filter((p) => p.type.startsWith('child<')).map((p) => `${p.name} (${p.type.slice(6, -1)})`);
-  console.log(names.join(', '));
+  console.log(`-> ${names.join(', ')}   (the reply's child<...> entries, condensed)`);
   return names.map((n) => n.split(' ')[0]!);
 }
 
@@ -22,7 +22,7 @@ function summarize(r: SwitchReport): void {
   console.log(`${r.action} by ${r.trigger.source}${r.trigger.principal ? ` (${r.trigger.principal})` : ''}: ${r.elapsedMs.toFixed(1)} ms in all`);
   for (const vm of r.vms) {
     const devices = vm.devices.map((x) => `${x.device.deviceId} ${x.outcome} in ${x.elapsedMs.toFixed(1)} ms`).join(', ');
-    console.log(`  ${vm.vmName}: monitor ${vm.monitor ?? '?'}, ${r.action === 'engage' ? `safe=${vm.safe}` : `resumed=${vm.resumed ?? false}`}, ${vm.elapsedMs.toFixed(1)} ms: ${devices}`);
+    console.log(`  ${vm.vmName}: ${vm.monitor ? `monitor ${vm.monitor}, ` : ''}${r.action === 'engage' ? `safe=${vm.safe}` : `resumed=${vm.resumed ?? false}`}, ${vm.elapsedMs.toFixed(1)} ms: ${devices}`);
   }
 }
 
@@ -41,7 +41,7 @@ export async function killswitch(d: Demo): Promise<void> {
 
   heading('4b. Engage over the signed API: vigild cuts through the monitor it already holds');
   const engaged = JSON.parse(vigil(d, ['api', 'POST', '/killswitch/engage', '{"reason": "demo"}'], 0, { quiet: true })) as { state: string; report: SwitchReport };
-  console.log(`state: ${engaged.state}   ${'(reply condensed; the full report is JSON)'}`);
+  console.log(`-> state: ${engaged.state}   (the JSON reply's report, condensed)`);
   summarize(engaged.report);
   const vm = engaged.report.vms.find((v) => v.vmName === d.vm);
   if (engaged.state !== 'engaged' || vm?.safe !== true || vm.monitor !== 'held') throw new Error(`engage did not cut ${d.vm} through the held monitor: ${JSON.stringify(vm)}`);
@@ -52,7 +52,7 @@ export async function killswitch(d: Demo): Promise<void> {
 
   heading('4c. Release: the same devices come back, with the same ids');
   const released = JSON.parse(vigil(d, ['api', 'POST', '/killswitch/release', '{}'], 0, { quiet: true })) as { state: string; report: SwitchReport };
-  console.log(`state: ${released.state}`);
+  console.log(`-> state: ${released.state}`);
   summarize(released.report);
   const after = peripherals(d);
   if (!after.includes('kbd0') || !after.includes('tab0')) throw new Error(`not restored: ${after.join(', ')}`);

@@ -4,7 +4,7 @@
  * kernel's direct map, and shows that translation.
  */
 import { spawnSync } from 'node:child_process';
-import { heading, note, root, vigil, type Demo } from '../lib.js';
+import { heading, note, root, vigil, vigilJson, type Demo } from '../lib.js';
 
 // With nokaslr (the demo's kernel command line) the direct map of physical memory starts here: 4-level, then 5-level paging.
 const DIRECT_MAP_BASES = [0xffff888000000000n, 0xff11000000000000n];
@@ -20,8 +20,8 @@ export function introspection(d: Demo): void {
   heading('5. Introspection: guest memory from the host (vigil vmi)');
   vigil(d, ['vmi', d.vm, 'map']);
   note(`the guest's init computed "${d.marker}" (the host never wrote it whole) and keeps it in /dev/shm`);
-  const hits = (JSON.parse(vigil(d, ['vmi', d.vm, 'search', d.marker, '--json'], 0, { quiet: true })) as { matches: string[] }).matches;
   vigil(d, ['vmi', d.vm, 'search', d.marker, '--limit', '3']);
+  const hits = vigilJson<{ matches: string[] }>(d, ['vmi', d.vm, 'search', d.marker, '--limit', '3']).matches;
   const pa = hits[0];
   if (pa === undefined) throw new Error(`the marker ${d.marker} is not in guest memory`);
   vigil(d, ['vmi', d.vm, 'read', pa, '48', '--phys']);
