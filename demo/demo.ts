@@ -27,10 +27,10 @@ function emergencyCleanup(why: string): void {
   const ended = cleanupSync(d, keep);
   console.error(`\n${why}: ended ${ended.length > 0 ? ended.join(', ') : 'nothing (nothing was running)'}${keep ? '' : `; removed ${home}`}`);
 }
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
   process.once(signal, () => {
     emergencyCleanup(`interrupted (${signal})`);
-    process.exit(130);
+    process.exit(128 + number);
   });
 }
 process.once('exit', () => emergencyCleanup('exiting'));

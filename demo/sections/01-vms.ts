@@ -12,6 +12,8 @@ import { heading, note, serialLog, until, vigil, type Demo } from '../lib.js';
 function configYaml(d: Demo): string {
   return `qemu:
   accel: tcg
+daemon:
+  healthIntervalMs: 2000        # vigild's health checks through its held monitors (default 10 s)
 killswitch:
   triggers:
     - { type: file, path: ${d.triggerFile}, pollMs: 200 }

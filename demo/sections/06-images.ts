@@ -12,6 +12,12 @@ export function images(d: Demo): void {
   vigil(d, ['vm', 'snapshot', 'ls', d.vm]);
   vigil(d, ['image', 'info', 'demo-state.qcow2']);
   vigil(d, ['qmp', d.vm, 'query-status', '--compact']);
-  note('live numbers from the monitor: CPU, memory, disk and network counters');
+  note('live numbers: CPU time and RSS of QEMU, disk counters from the monitor, one health check');
   vigil(d, ['vm', 'stats', d.vm]);
+  vigil(d, ['vm', 'top', '--once', '--interval', '1']);
+  note("vigild's Prometheus metrics (host admin; from the health checks it runs through its held monitors)");
+  const metrics = vigil(d, ['api', 'GET', '/metrics'], 0, { quiet: true });
+  console.log(metrics.split('\n').filter((l) => l.includes(`vm="${d.vm}"`)).join('\n'));
+  console.log(`-> (only the samples for ${d.vm}; HELP/TYPE lines and host-wide series left out)`);
+  if (!metrics.includes(`vm="${d.vm}"`)) throw new Error(`GET /metrics has no series for ${d.vm}`);
 }
