@@ -10,6 +10,7 @@ import type { AccessRepo } from '../store/access-repo.js';
 import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import type { KillswitchEngine } from '../killswitch/engine.js';
+import type { LinuxViews } from '../vmi/os/linux/views.js';
 import type { EventBus } from './event-bus.js';
 
 /** The services behind the API. */
@@ -24,6 +25,8 @@ export interface ApiDeps {
   /** Per-client limit on sign-in challenges (unsigned requests). */
   challengeLimiter: TokenBucketLimiter;
   supervisor?: VmSupervisor | undefined;
+  /** Attached Linux kernels of running VMs (introspection views). */
+  linux: LinuxViews;
   /** vigild's kill switch, or one over the same store when the API runs without a daemon (tests). */
   killswitch: KillswitchEngine;
   /** Directory listed by GET /images. */

@@ -19,6 +19,7 @@ import { SESSION_COOKIE } from './routes/session.js';
 import type { Vigil } from '../vigil.js';
 import type { VmSupervisor } from '../vm/supervisor.js';
 import { KillswitchEngine } from '../killswitch/engine.js';
+import { LinuxViews } from '../vmi/os/linux/views.js';
 import { RAW, type ApiDeps, type RouteSpec } from './context.js';
 import { EventBus } from './event-bus.js';
 import { clientIp } from './client-ip.js';
@@ -103,6 +104,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       options.killswitch ??
       new KillswitchEngine({ db: options.vigil.db, vms: options.vigil.vms, audit: options.vigil.audit, paths: options.vigil.paths, logger: options.logger }),
     imagesDir: options.imagesDir,
+    linux: new LinuxViews({ paths: options.vigil.paths, store: options.vigil.db }),
   };
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   const app = fastify({ logger: false, bodyLimit, return503OnClosing: true });
@@ -110,6 +112,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   app.decorateRequest('caller', undefined);
   app.decorateRequest('sessionToken', undefined);
   await app.register(websocket);
+  app.addHook('onClose', () => deps.linux.close());
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof VigilError) return sendError(reply, err, log);

@@ -8,5 +8,6 @@ export { gpaToHva, hmp, mainMemdevId, readQemuLayout, type MemdevInfo, type Qemu
 export { RamFileBackend } from './memory/ram-file-backend.js';
 export { openVmMemory, type BackendChoice, type VmMemory, type VmMemoryOptions } from './memory/vm-memory.js';
 export { parseInfoRegisters, readPagingRegisters, type PagingRegisters } from './paging/hmp-registers.js';
-export { VirtualMemory, type CacheStats, type VirtualAccess } from './paging/virtual-memory.js';
+export { VirtualMemory, type CacheStats, type Cr3Source, type VirtualAccess, type VirtualMemoryOptions } from './paging/virtual-memory.js';
+export { vmVirtualMemory, type VmVirtualMemory } from './paging/vm-virtual.js';
 export { dtbBase, isCanonical, walk, type PagingLevels, type PhysReader, type Translation } from './paging/walker.js';

@@ -79,6 +79,24 @@ describe('guest physical memory over a RAM file', () => {
   });
 
   it('batches: pieces on the same pages are read once and returned in request order', async () => {
+    // Count the backend's calls: four requests on two page runs are two reads.
+    const counting = new RamFileBackend(file, 'ram');
+    let calls = 0;
+    const read = counting.read.bind(counting);
+    counting.read = (...args) => {
+      calls++;
+      return read(...args);
+    };
+    const counted = new GuestMemory(map, counting);
+    await counted.readBatch([
+      { pa: 0x1008, len: 8 },
+      { pa: 0x400000, len: 4 },
+      { pa: 0x1ff0, len: 0x20 },
+      { pa: 0x401ffc, len: 4 },
+    ]);
+    assert.equal(calls, 2);
+    await counted.close();
+
     const reqs = [
       { pa: 0x400ff8, len: 16 },
       { pa: 0x10, len: 4 },

@@ -19,6 +19,7 @@ import type { Monitor } from '../../src/vm/monitor.js';
 import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
 import { readPagingRegisters, type PagingRegisters } from '../../src/vmi/paging/hmp-registers.js';
 import { VirtualMemory } from '../../src/vmi/paging/virtual-memory.js';
+import { vmVirtualMemory } from '../../src/vmi/paging/vm-virtual.js';
 import { dtbBase, walk } from '../../src/vmi/paging/walker.js';
 import { GUEST_READY_LINE } from '../../guest/init-script.js';
 import { runVigil } from '../helpers/cli.js';
@@ -182,6 +183,25 @@ describe('guest physical memory of a real guest', () => {
     }
   });
 
+  it('reads through a vCPU\'s current CR3, and drops cached translations when the VM resumes', async () => {
+    const { virt: live, detach } = await vmVirtualMemory(m);
+    try {
+      await m.qmp.execute('stop');
+      const r = await readPagingRegisters(m.qmp, 0);
+      const va = directMap + BigInt(markerPa);
+      const viaVcpu = await live.read(va, 12, { vcpu: 0 });
+      assert.equal(viaVcpu.toString(), MARKER.slice(0, 12));
+      assert.equal(await live.dtbOf({ vcpu: 0 }), r.cr3);
+      assert.ok(live.stats().entries > 0);
+      const resumed = m.qmp.waitForEvent('RESUME', undefined, 10000);
+      await m.qmp.execute('cont');
+      await resumed;
+      assert.equal(live.stats().entries, 0, 'RESUME dropped the cache');
+    } finally {
+      detach();
+    }
+  });
+
   it('reading a hole fails cleanly with the address; the ROM window needs a backend that reaches ROMs', async () => {
     await assert.rejects(m.memory.readPhys((256 << 20) - 16, 32), (err) => isVigilError(err, 'VIGIL_VMI_HOLE') && err.context.address === '0x10000000');
     await assert.rejects(m.memory.readPhys(0xfee00000, 4), (err) => isVigilError(err, 'VIGIL_VMI_HOLE') && err.message.includes('0xfee00000'));
@@ -251,6 +271,11 @@ describe('guest physical memory of a real guest', () => {
       assert.equal(image.length, 256 << 20);
       assert.equal(image.subarray(markerPa, markerPa + 12).toString(), MARKER.slice(0, 12));
       rmSync(file);
+      const dumps = vigil.audit.query({ vm: VM, command: 'vmi-dump' });
+      assert.deepEqual(
+        dumps.map((r) => [r.class, r.outcome, r.purpose]),
+        [['memory-dump', 'ok', 'test']],
+      );
     } finally {
       mon = await vigil.monitor(VM);
     }

@@ -174,10 +174,42 @@ describe('page walker (synthetic tables)', () => {
     const vm = new VirtualMemory(img7);
     for (let i = 0; i < 512; i++) assert.equal(await vm.toPhys(base + BigInt(i) * 4096n + 7n, BigInt(root)), 0x100000 + i * 4096 + 7);
     assert.equal(img7.reads, 4);
-    const bare = new VirtualMemory(img7, 4, 1 << 16, 0);
+    const bare = new VirtualMemory(img7, 4, { maxTablePages: 0 });
     const before = img7.reads;
     for (let i = 0; i < 512; i++) await bare.toPhys(base + BigInt(i) * 4096n, BigInt(root));
     assert.equal(img7.reads - before, 2048);
+  });
+
+  it('typed virtual reads: little-endian integers, and a C string that ends right before an unmapped page', async () => {
+    const img8 = new Image();
+    const root = img8.table();
+    const va = 0xffff_9000_0000_0000n;
+    map(img8, root, va, 0xd000, 1, P | RW);
+    img8.buf.writeBigUInt64LE(0xffff_8880_1234_5678n, 0xd000);
+    img8.buf.write('init\0', 0xd010, 'latin1');
+    img8.buf.write('edge', 0xdffc, 'latin1'); // no NUL before the unmapped page: the read stops at the page end
+    const vm = new VirtualMemory(img8);
+    const dtb = BigInt(root);
+    assert.equal(await vm.readU64(va, { dtb }), 0xffff_8880_1234_5678n);
+    assert.equal(await vm.readU32(va, { dtb }), 0x1234_5678);
+    assert.equal(await vm.readU16(va + 2n, { dtb }), 0x1234);
+    assert.equal(await vm.readU8(va + 7n, { dtb }), 0xff);
+    assert.equal(await vm.readCString(va + 0x10n, { dtb }), 'init');
+    await assert.rejects(vm.readCString(va + 0xffcn, { dtb }), (err) => isVigilError(err, 'VIGIL_VMI_PAGE_FAULT'));
+    assert.equal(await vm.readCString(va + 0xffcn, { dtb }, 4), 'edge');
+    await assert.rejects(vm.read(va, 8, { vcpu: 0 }), /no CR3 source/);
+    const withCpu = new VirtualMemory(img8, 4, { cr3Of: (n) => Promise.resolve(n === 1 ? dtb : 0n) });
+    assert.equal(await withCpu.readU64(va, { vcpu: 1 }), 0xffff_8880_1234_5678n);
+  });
+
+  it('concurrent translations do not mix up each other\'s entries', async () => {
+    const img9 = new Image();
+    const root = img9.table();
+    const vas = Array.from({ length: 64 }, (_, i) => 0xffff_8880_0000_0000n + BigInt(i) * 0x4020_1000n);
+    vas.forEach((va, i) => map(img9, root, va, 0x200000 + i * 4096, 1, P | RW));
+    const vm = new VirtualMemory(img9);
+    const got = await Promise.all(vas.map((va) => vm.toPhys(va, BigInt(root))));
+    assert.deepEqual(got, vas.map((_, i) => 0x200000 + i * 4096));
   });
 
   it('a read that faults on its second page names that page', async () => {

@@ -8,8 +8,9 @@ import { monitoringRoutes } from './monitoring.js';
 import { sessionRoutes } from './session.js';
 import { snapshotRoutes } from './snapshots.js';
 import { vmRoutes } from './vms.js';
+import { vmiRoutes } from './vmi.js';
 
 /** All route specs. */
 export function allRoutes(): RouteSpec[] {
-  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...snapshotRoutes(), ...imageRoutes(), ...monitoringRoutes(), ...accessRoutes(), ...killswitchRoutes()];
+  return [...hostRoutes(), ...sessionRoutes(), ...vmRoutes(), ...snapshotRoutes(), ...imageRoutes(), ...monitoringRoutes(), ...accessRoutes(), ...killswitchRoutes(), ...vmiRoutes()];
 }

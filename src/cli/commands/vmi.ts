@@ -3,17 +3,17 @@
  * writes it) and `vigil vmi read <vm> 0x... 64`. Virtual addresses use the DTB (CR3) of a vCPU unless --dtb is
  * given. Everything runs in-process over the VM's shared RAM file (or /proc/<pid>/mem).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import { hexdump } from '../../vmi/memory/hexdump.js';
 import { openVmMemory, type BackendChoice, type VmMemory } from '../../vmi/memory/vm-memory.js';
-import { readPagingRegisters } from '../../vmi/paging/hmp-registers.js';
-import { VirtualMemory } from '../../vmi/paging/virtual-memory.js';
+import type { VirtualAccess, VirtualMemory } from '../../vmi/paging/virtual-memory.js';
+import { vmVirtualMemory } from '../../vmi/paging/vm-virtual.js';
 import type { Translation } from '../../vmi/paging/walker.js';
 import { printJson } from '../output.js';
+import { addLinuxVerbs } from './vmi-linux.js';
 
-const VERBS = ['read', 'translate', 'search', 'dump', 'map'];
 
 interface CommonOpts {
   backend: BackendChoice;
@@ -53,9 +53,9 @@ async function withMemory<T>(vm: string, opts: CommonOpts, fn: (m: VmMemory) => 
 
 /** The DTB to use: --dtb, or CR3 of vCPU --cpu from QEMU's monitor; with the paging depth CR4 says. */
 async function addressSpace(m: VmMemory, opts: VirtOpts): Promise<{ dtb: bigint; virt: VirtualMemory }> {
-  const regs = await readPagingRegisters(m.qmp, parseNum(opts.cpu, '--cpu', 4095));
-  const dtb = opts.dtb === undefined ? regs.cr3 : parseBig(opts.dtb, '--dtb');
-  return { dtb, virt: new VirtualMemory(m.memory, regs.levels) };
+  const { virt } = await vmVirtualMemory(m);
+  const access: VirtualAccess = opts.dtb === undefined ? { vcpu: parseNum(opts.cpu, '--cpu', 4095) } : { dtb: parseBig(opts.dtb, '--dtb') };
+  return { dtb: await virt.dtbOf(access), virt };
 }
 
 function translationJson(t: Translation, dtb: bigint): Record<string, unknown> {
@@ -73,7 +73,11 @@ function translationJson(t: Translation, dtb: bigint): Record<string, unknown> {
 }
 
 function sizeName(n: number): string {
-  return n >= 1 << 30 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`;
+  // Whole units only, falling back to the next smaller one: 2047 MiB stays 2047 MiB, not "2 GiB".
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`;
 }
 
 const backendOption = (): Option => new Option('--backend <name>', 'how to reach guest RAM').choices(['auto', 'ram-file', 'proc-mem']).default('auto');
@@ -98,10 +102,11 @@ export function vmiCommand(): Command {
   )
     .addOption(backendOption())
     .option('--json', 'print JSON (the bytes as hex)')
-    .action((vm: string, addrText: string, lenText: string, opts: VirtOpts & { phys?: boolean; raw?: boolean }) =>
-      withMemory(vm, opts, async (m) => {
-        const len = parseNum(lenText, 'len', 16 << 20);
-        const addr = parseBig(addrText, 'addr');
+    .action((vm: string, addrText: string, lenText: string, opts: VirtOpts & { phys?: boolean; raw?: boolean }) => {
+      // Bad input is refused before touching the VM.
+      const len = parseNum(lenText, 'len', 16 << 20);
+      const addr = parseBig(addrText, 'addr');
+      return withMemory(vm, opts, async (m) => {
         let data: Buffer;
         let dtb: bigint | undefined;
         if (opts.phys === true) {
@@ -114,16 +119,17 @@ export function vmiCommand(): Command {
         if (opts.raw === true) process.stdout.write(data);
         else if (opts.json === true) printJson({ address: hex(addr), physical: opts.phys === true, ...(dtb === undefined ? {} : { dtb: hex(dtb) }), length: len, hex: data.toString('hex') });
         else process.stdout.write(hexdump(data, addr) + '\n');
-      }),
-    );
+      });
+    });
 
   addVirtOptions(vmi.command('translate').description('translate a guest-virtual address: physical address, page size, rights, the entries walked').argument('<vm>', 'VM name').argument('<va>', 'virtual address'))
     .addOption(backendOption())
     .option('--json', 'print JSON')
-    .action((vm: string, vaText: string, opts: VirtOpts) =>
-      withMemory(vm, opts, async (m) => {
+    .action((vm: string, vaText: string, opts: VirtOpts) => {
+      const va = parseBig(vaText, 'va');
+      return withMemory(vm, opts, async (m) => {
         const { dtb, virt } = await addressSpace(m, opts);
-        const t = await virt.translate(parseBig(vaText, 'va'), dtb);
+        const t = await virt.translate(va, dtb);
         if (opts.json === true) {
           printJson(translationJson(t, dtb));
           return;
@@ -132,8 +138,8 @@ export function vmiCommand(): Command {
         const lines = [`${hex(t.va)} -> ${hex(t.pa)}  (${sizeName(t.pageSize)} page at ${hex(t.pageBase)}; ${rights}; dtb ${hex(dtb)})`];
         for (const e of t.entries) lines.push(`  L${e.level} entry at ${hex(e.pa)} = ${e.value.toString(16).padStart(16, '0')}`);
         process.stdout.write(lines.join('\n') + '\n');
-      }),
-    );
+      });
+    });
 
   vmi
     .command('search')
@@ -146,17 +152,18 @@ export function vmiCommand(): Command {
     .option('--limit <n>', 'stop after this many matches', '100')
     .addOption(backendOption())
     .option('--json', 'print JSON')
-    .action((vm: string, pattern: string, opts: CommonOpts & { hex?: boolean; start?: string; end?: string; limit: string }) =>
-      withMemory(vm, opts, async (m) => {
-        if (opts.hex === true && !/^([0-9a-f]{2})+$/i.test(pattern)) {
-          throw new VigilError('VIGIL_INVALID_INPUT', `--hex pattern '${pattern}' is not an even number of hex digits`, { context: { field: 'pattern' } });
-        }
-        const needle = opts.hex === true ? Buffer.from(pattern, 'hex') : Buffer.from(pattern, 'utf8');
-        const hits = await m.memory.search(needle, {
-          limit: parseNum(opts.limit, '--limit'),
-          ...(opts.start === undefined ? {} : { start: parseNum(opts.start, '--start') }),
-          ...(opts.end === undefined ? {} : { end: parseNum(opts.end, '--end') }),
-        });
+    .action((vm: string, pattern: string, opts: CommonOpts & { hex?: boolean; start?: string; end?: string; limit: string }) => {
+      if (opts.hex === true && !/^([0-9a-f]{2})+$/i.test(pattern)) {
+        throw new VigilError('VIGIL_INVALID_INPUT', `--hex pattern '${pattern}' is not an even number of hex digits`, { context: { field: 'pattern' } });
+      }
+      const needle = opts.hex === true ? Buffer.from(pattern, 'hex') : Buffer.from(pattern, 'utf8');
+      const bounds = {
+        limit: parseNum(opts.limit, '--limit'),
+        ...(opts.start === undefined ? {} : { start: parseNum(opts.start, '--start') }),
+        ...(opts.end === undefined ? {} : { end: parseNum(opts.end, '--end') }),
+      };
+      return withMemory(vm, opts, async (m) => {
+        const hits = await m.memory.search(needle, bounds);
         if (opts.json === true) {
           printJson({ pattern: needle.toString('hex'), matches: hits.map((pa) => hex(pa)) });
           return;
@@ -166,12 +173,12 @@ export function vmiCommand(): Command {
           process.stdout.write(hexdump(preview[0] ?? needle, pa).split('\n')[0] + '\n');
         }
         process.stderr.write(`${hits.length} match${hits.length === 1 ? '' : 'es'}\n`);
-      }),
-    );
+      });
+    });
 
   vmi
     .command('dump')
-    .description('write guest physical RAM to a file, at file offset = guest-physical address (holes stay sparse)')
+    .description('write guest physical RAM to a file, at file offset = guest-physical address (holes and never-touched zero MiBs stay sparse)')
     .argument('<vm>', 'VM name')
     .argument('<file>', 'output file (created or truncated)')
     .option('--purpose <text>', 'what the dump is for (recorded in the audit log)')
@@ -182,18 +189,23 @@ export function vmiCommand(): Command {
         const started = performance.now();
         const runs = m.memory.servedRuns();
         const fd = openSync(file, 'w', 0o600);
-        const chunk = Buffer.allocUnsafe(8 << 20);
+        const chunk = Buffer.allocUnsafe(1 << 20);
+        const zeros = Buffer.alloc(chunk.length);
         let bytes = 0;
         try {
           for (const r of runs) {
             for (let at = r.start; at < r.end; at += chunk.length) {
               const part = chunk.subarray(0, Math.min(chunk.length, r.end - at));
               await m.memory.readPhysInto(at, part);
+              bytes += part.length;
+              // Pages the guest never touched stay holes in the file too.
+              if (part.equals(zeros.subarray(0, part.length))) continue;
               let done = 0;
               while (done < part.length) done += writeSync(fd, part, done, part.length - done, at + done);
-              bytes += part.length;
             }
           }
+          const last = runs[runs.length - 1];
+          if (last !== undefined) ftruncateSync(fd, last.end);
         } catch (err) {
           m.memory.recordDump('vmi-dump', { file, bytes }, opts.purpose, 'failed', performance.now() - started, err instanceof VigilError ? err.code : 'error');
           throw err;
@@ -226,6 +238,8 @@ export function vmiCommand(): Command {
       }),
     );
 
+  addLinuxVerbs(vmi);
+
   // `vigil vmi <vm> <verb> ...`: swap the first two words and parse again (a VM named like a verb needs verb-first).
   vmi
     .command('on', { isDefault: true, hidden: true })
@@ -235,8 +249,9 @@ export function vmiCommand(): Command {
     .allowUnknownOption()
     .helpOption(false)
     .action(async (vm: string, verb: string, rest: string[]) => {
-      if (!VERBS.includes(verb)) {
-        throw new VigilError('VIGIL_INVALID_INPUT', `'${verb}' is not a vmi verb: use one of ${VERBS.join(', ')} (vigil vmi <vm> <verb> ... or vigil vmi <verb> <vm> ...)`, { context: { field: 'verb', value: verb } });
+      const verbs = vmi.commands.map((c) => c.name()).filter((n) => n !== 'on');
+      if (!verbs.includes(verb)) {
+        throw new VigilError('VIGIL_INVALID_INPUT', `'${verb}' is not a vmi verb: use one of ${verbs.join(', ')} (vigil vmi <vm> <verb> ... or vigil vmi <verb> <vm> ...)`, { context: { field: 'verb', value: verb } });
       }
       await vmi.parseAsync([verb, vm, ...rest], { from: 'user' });
     });

@@ -31,7 +31,15 @@ export class ProcMemBackend implements MemoryBackend {
   /** Opens QEMU `pid`'s memory and asks QEMU (raw channel) where each range of `map` lives in it. */
   static async open(pid: number, channel: QmpChannel, map: PhysMap, options: { writable?: boolean } = {}): Promise<ProcMemBackend> {
     const hva = new Map<number, number>();
-    for (const r of map.ranges) hva.set(r.start, Number(await gpaToHva(channel, r.start)));
+    for (const r of map.ranges) {
+      try {
+        hva.set(r.start, Number(await gpaToHva(channel, r.start)));
+      } catch (err) {
+        // A region without host memory of its own (a ROM device in MMIO mode) is simply not served.
+        if (!(err instanceof VigilError) || err.code !== 'VIGIL_VMI_BACKEND') throw err;
+      }
+    }
+    if (hva.size === 0) throw new VigilError('VIGIL_VMI_BACKEND', `QEMU gave no host address for any RAM range of process ${pid}`, { context: { pid } });
     const path = `/proc/${pid}/mem`;
     let fd: number;
     try {

@@ -7,9 +7,23 @@ import type { GuestMemory, WriteOptions } from '../memory/guest-memory.js';
 import { WRITE_VIRT_COMMAND } from '../memory/guest-memory.js';
 import { toVa, walk, type PagingLevels, type PhysReader, type Translation } from './walker.js';
 
-/** What a virtual access needs: the DTB (CR3) of the address space. (A `vcpu` source comes with the gdb layer.) */
-export interface VirtualAccess {
-  dtb: bigint;
+/**
+ * Which address space a virtual access uses: a DTB (CR3) given outright, or the one vCPU `vcpu` runs in now
+ * (asked of the `cr3Of` source at each access, since the guest switches address spaces all the time).
+ */
+export type VirtualAccess = { dtb: bigint } | { vcpu: number };
+
+/** Where a vCPU's current CR3 comes from: QEMU's monitor here, the gdbstub once that layer is wired in. */
+export type Cr3Source = (vcpu: number) => Promise<bigint>;
+
+/** Tuning and wiring of a VirtualMemory. */
+export interface VirtualMemoryOptions {
+  /** Cached 4 KiB translations per DTB before the oldest half is dropped (default 65536). */
+  maxEntriesPerDtb?: number;
+  /** Page-table pages kept, 4 KiB each (default 4096; 0 turns the table cache off). */
+  maxTablePages?: number;
+  /** Needed for `{ vcpu }` accesses. */
+  cr3Of?: Cr3Source;
 }
 
 /** Cache counters, for the benchmark and diagnostics. */
@@ -66,20 +80,29 @@ export class VirtualMemory {
   private hits = 0;
   private misses = 0;
 
+  private readonly maxEntriesPerDtb: number;
+  private readonly walkReader: PhysReader;
+  private readonly cr3Of: Cr3Source | undefined;
+
   constructor(
     readonly phys: PhysReader & Partial<Pick<GuestMemory, 'writePhys' | 'audited'>>,
     /** 5 when the guest runs with CR4.LA57 set. */
     readonly levels: PagingLevels = 4,
-    /** Cached 4 KiB pages per DTB before the oldest half is dropped. */
-    private readonly maxEntriesPerDtb = 1 << 16,
-    /** Page-table pages kept (4 KiB each; 0 turns the table cache off). */
-    maxTablePages = 4096,
+    options: VirtualMemoryOptions = {},
   ) {
+    this.maxEntriesPerDtb = options.maxEntriesPerDtb ?? 1 << 16;
+    const maxTablePages = options.maxTablePages ?? 4096;
     this.tables = new TablePages(phys, maxTablePages);
     this.walkReader = maxTablePages > 0 ? this.tables : phys;
+    this.cr3Of = options.cr3Of;
   }
 
-  private readonly walkReader: PhysReader;
+  /** The DTB of an access: given, or the vCPU's current CR3. */
+  async dtbOf(access: VirtualAccess): Promise<bigint> {
+    if ('dtb' in access) return access.dtb;
+    if (this.cr3Of === undefined) throw new TypeError('this VirtualMemory has no CR3 source: give { dtb } or construct it with cr3Of');
+    return this.cr3Of(access.vcpu);
+  }
 
   /** The translation of `va` under `dtb`, from the cache when possible; VIGIL_VMI_PAGE_FAULT if not mapped. */
   async translate(va: number | bigint, dtb: bigint): Promise<Translation> {
@@ -93,8 +116,7 @@ export class VirtualMemory {
       return { ...hit.t, va: v, pa: hit.pa4k + off };
     }
     this.misses++;
-    // A scratch buffer per walk: translations run concurrently (Promise.all over many reads), and a shared one
-    // would let one walk read another's table entry.
+    // No shared scratch buffer: concurrent walks interleave at every await.
     const t = await walk(this.walkReader, v, dtb, this.levels);
     if (perDtb === undefined) {
       perDtb = new Map();
@@ -113,8 +135,62 @@ export class VirtualMemory {
   /** `len` bytes at `va`, translated page by page (a fault on any page fails the read and names it). */
   async read(va: number | bigint, len: number, access: VirtualAccess): Promise<Buffer> {
     const out = Buffer.allocUnsafe(len);
-    await this.pieces(va, len, access.dtb, async (pa, off, n) => this.phys.readPhysInto(pa, out.subarray(off, off + n)));
+    await this.readInto(va, out, access);
     return out;
+  }
+
+  /** Fills `dst` from `va` (no allocation: for hot loops). */
+  async readInto(va: number | bigint, dst: Buffer, access: VirtualAccess): Promise<void> {
+    const dtb = await this.dtbOf(access);
+    const v = toVa(va);
+    const inPage = PAGE - Number(v & 0xfffn);
+    if (dst.length <= inPage) {
+      // One page: no piece list.
+      await this.phys.readPhysInto((await this.translate(v, dtb)).pa, dst);
+      return;
+    }
+    await this.pieces(v, dst.length, dtb, async (pa, off, n) => this.phys.readPhysInto(pa, dst.subarray(off, off + n)));
+  }
+
+  /** Unsigned 8-bit value at `va`. */
+  async readU8(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 1, access)).readUInt8(0);
+  }
+
+  /** Unsigned 16-bit little-endian value at `va`. */
+  async readU16(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 2, access)).readUInt16LE(0);
+  }
+
+  /** Unsigned 32-bit little-endian value at `va`. */
+  async readU32(va: number | bigint, access: VirtualAccess): Promise<number> {
+    return (await this.read(va, 4, access)).readUInt32LE(0);
+  }
+
+  /** Unsigned 64-bit little-endian value at `va` (a pointer, typically), as a bigint. */
+  async readU64(va: number | bigint, access: VirtualAccess): Promise<bigint> {
+    return (await this.read(va, 8, access)).readBigUInt64LE(0);
+  }
+
+  /** The NUL-terminated string at `va`, at most `max` bytes, read a page at a time (an unmapped page after it is no error). */
+  async readCString(va: number | bigint, access: VirtualAccess, max = 4096, encoding: BufferEncoding = 'utf8'): Promise<string> {
+    const dtb = await this.dtbOf(access);
+    let at = toVa(va);
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const n = Math.min(PAGE - Number(at & 0xfffn), max - total);
+      const chunk = await this.read(at, n, { dtb });
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        parts.push(chunk.subarray(0, nul));
+        break;
+      }
+      parts.push(chunk);
+      total += n;
+      at = (at + BigInt(n)) & ((1n << 64n) - 1n);
+    }
+    return Buffer.concat(parts).toString(encoding);
   }
 
   /** Writes `data` at `va`; guarded and audited like writePhys (allowDangerous required). */
@@ -122,10 +198,11 @@ export class VirtualMemory {
     const { writePhys, audited } = this.phys;
     if (writePhys === undefined || audited === undefined) throw new TypeError('this VirtualMemory sits on a read-only reader');
     const v = toVa(va);
-    await audited.call(this.phys, WRITE_VIRT_COMMAND, { va: `0x${v.toString(16)}`, dtb: `0x${access.dtb.toString(16)}`, len: data.length }, options, async () => {
+    const dtb = await this.dtbOf(access);
+    await audited.call(this.phys, WRITE_VIRT_COMMAND, { va: `0x${v.toString(16)}`, dtb: `0x${dtb.toString(16)}`, len: data.length }, options, async () => {
       // Translate every page first: a fault half way must not leave a half-written buffer.
       const plan: { pa: number; off: number; n: number }[] = [];
-      await this.pieces(v, data.length, access.dtb, (pa, off, n) => {
+      await this.pieces(v, data.length, dtb, (pa, off, n) => {
         plan.push({ pa, off, n });
         return Promise.resolve();
       });

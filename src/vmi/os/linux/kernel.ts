@@ -8,6 +8,7 @@ import { VigilError } from '../../../core/errors.js';
 import { VirtualMemory } from '../../paging/virtual-memory.js';
 import type { PagingLevels } from '../../paging/walker.js';
 import type { PhysicalMemory } from './access.js';
+import { readBtfFile } from './btf/file.js';
 import { locateBtf } from './btf/locate.js';
 import type { Btf } from './btf/parse.js';
 import { StructLayout, StructView } from './struct-view.js';
@@ -49,9 +50,13 @@ export class LinuxKernel {
     readonly initTask: bigint,
   ) {}
 
-  /** Finds the BTF, VMCOREINFO, DTB and init_task; VIGIL_VMI_BTF or VIGIL_VMI_KERNEL with what to supply otherwise. */
-  static async attach(mem: KernelMemory): Promise<LinuxKernel> {
-    const [btf, info] = await Promise.all([locateBtf(mem), locateVmcoreinfo(mem)]);
+  /**
+   * Finds the BTF (or takes `btfFile`: a BTF blob or a vmlinux), VMCOREINFO, the DTB and init_task;
+   * VIGIL_VMI_BTF or VIGIL_VMI_KERNEL with what to supply otherwise.
+   */
+  static async attach(mem: KernelMemory, options: { btfFile?: string } = {}): Promise<LinuxKernel> {
+    const findBtf = options.btfFile === undefined ? locateBtf(mem).then((l) => l.btf) : readBtfFile(options.btfFile);
+    const [btf, info] = await Promise.all([findBtf, locateVmcoreinfo(mem)]);
     const physBase = info.numbers.get('phys_base');
     const topPgt = info.symbols.get('init_top_pgt');
     if (physBase === undefined || topPgt === undefined) {
@@ -65,8 +70,8 @@ export class LinuxKernel {
     if (self === undefined || BigInt(self) !== dtb) {
       throw new VigilError('VIGIL_VMI_KERNEL', `the kernel page-table root at ${hex(dtb)} does not map init_top_pgt to itself: the guest may still be booting, or memory does not hold together`, { context: { dtb: hex(dtb) } });
     }
-    const kernel = new LinuxKernel(mem, btf.btf, info, virt, dtb, 0n);
-    return new LinuxKernel(mem, btf.btf, info, virt, dtb, await kernel.findInitTask(physBase));
+    const kernel = new LinuxKernel(mem, btf, info, virt, dtb, 0n);
+    return new LinuxKernel(mem, btf, info, virt, dtb, await kernel.findInitTask(physBase));
   }
 
   /** The layout of a kernel struct (cached). */
