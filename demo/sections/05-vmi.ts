@@ -9,7 +9,7 @@ import { heading, note, root, vigil, vigilJson, type Demo } from '../lib.js';
 // With nokaslr (the demo's kernel command line) the direct map of physical memory starts here: 4-level, then 5-level paging.
 const DIRECT_MAP_BASES = [0xffff888000000000n, 0xff11000000000000n];
 
-/** `vigil vmi ...` verbs the CLI offers (the list grows: uname and ps come with the Linux layer). */
+/** `vigil vmi ...` verbs the CLI offers (uname and ps come with the Linux layer; `modules` is left out: this guest loads none). */
 function verbs(d: Demo): string[] {
   const help = spawnSync(`${root}bin/vigil`, ['vmi', '--help'], { env: d.env, encoding: 'utf8' }).stdout;
   return [...help.matchAll(/^\s{2}(\w+)\b/gm)].map((m) => m[1]!);
@@ -34,11 +34,17 @@ export function introspection(d: Demo): void {
   vigil(d, ['vmi', d.vm, 'translate', va]);
   const read = vigil(d, ['vmi', d.vm, 'read', va, '48']);
   if (!read.replace(/\s/g, '').includes(d.marker.slice(0, 8))) throw new Error('the virtual read does not show the marker');
-  const linux = verbs(d).filter((v) => v === 'uname' || v === 'ps');
-  if (linux.length === 0) {
-    note('vigil vmi uname/ps (the Linux layer over this) are not in this build of the CLI yet');
-  } else {
-    note('the Linux layer: the guest kernel and its processes, read from memory with no agent in the guest');
-    for (const v of linux) vigil(d, ['vmi', d.vm, v]);
+  const linux = verbs(d);
+  if (!linux.includes('uname') || !linux.includes('ps')) {
+    note('vigil vmi uname/ps (the Linux layer over this) are not in this build of the CLI');
+    return;
   }
+  heading('5b. The Linux layer: the guest kernel and its processes, read from memory with no agent in the guest');
+  vigil(d, ['vmi', d.vm, 'uname']);
+  const ps = vigil(d, ['vmi', d.vm, 'ps'], 0, { quiet: true }).split('\n');
+  // Kernel threads (children of kthreadd, pid 2) make most of the list; the user-space processes are the story.
+  const user = ps.filter((line, i) => i === 0 || (/^\s*\d+\s+(\d+)/.exec(line)?.[1] !== '2' && !/^\s*2\s/.test(line) && line.trim() !== ''));
+  console.log(`${user.join('\n')}\n-> (${ps.length - user.length - 1} kernel threads left out)`);
+  const procs = vigilJson<{ pid: number; command?: string; cmdline?: string[] | string }[]>(d, ['vmi', d.vm, 'ps']);
+  if (!JSON.stringify(procs).includes('100000')) throw new Error("the guest's 'sleep 100000' (started by its init) is not in vmi ps");
 }
