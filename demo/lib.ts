@@ -58,10 +58,10 @@ const printable = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''
 const quote = (a: string): string => (/[\s{}"'|<>*;&$]/.test(a) ? `'${a}'` : a);
 
 /** Runs `vigil ...args` as a user would, echoing the command line and its output; throws on an unexpected exit status. */
-export function vigil(d: Demo, args: string[], expectExit = 0, opts: { quiet?: boolean } = {}): string {
+export function vigil(d: Demo, args: string[], expectExit = 0, opts: { quiet?: boolean; as?: { prefix: string; env: Record<string, string> } } = {}): string {
   const shown = args.map(quote).join(' ');
-  console.log(`$ vigil ${shown}`);
-  const result = spawnSync(`${root}bin/vigil`, args, { env: d.env, encoding: 'utf8', timeout: 120000 });
+  console.log(`$ ${opts.as ? `${opts.as.prefix} ` : ''}vigil ${shown}`);
+  const result = spawnSync(`${root}bin/vigil`, args, { env: { ...d.env, ...opts.as?.env }, encoding: 'utf8', timeout: 120000 });
   if (!opts.quiet) {
     process.stdout.write(printable(result.stdout));
     process.stdout.write(printable(result.stderr));

@@ -28,7 +28,18 @@ export async function vigildApi(d: Demo): Promise<void> {
   note('the same request signed with the host key (X-Signature, X-Recovery-ID, X-Timestamp)');
   vigil(d, ['api', 'GET', '/vms']);
   vigil(d, ['api', 'POST', `/vms/${d.vm}/qmp`, '{"command": "query-status"}']);
-  vigil(d, ['audit', 'tail', '-n', '2']);
+  note("another user: her own key (her own config dir), registered by the host admin, then given a role on one VM");
+  const alice = { prefix: `VIGIL_HOME=${d.home}/alice`, env: { VIGIL_HOME: `${d.home}/alice` } };
+  const address = vigil(d, ['key', 'new'], 0, { as: alice }).trim();
+  vigil(d, ['api', 'GET', '/vms'], 1, { as: alice });
+  vigil(d, ['api', 'PUT', `/principals/${address}`, '{"name": "alice"}']);
+  vigil(d, ['api', 'GET', '/vms'], 0, { as: alice });
+  vigil(d, ['api', 'PUT', `/vms/${d.vm}/permissions`, JSON.stringify({ subject: address, role: 'ReadOnly' })]);
+  const seen = vigil(d, ['api', 'GET', '/vms'], 0, { as: alice, quiet: true });
+  const vms = (JSON.parse(seen) as { vms: { name: string; role: string }[] }).vms;
+  console.log(`-> ${vms.map((v) => `${v.name}: ${v.role}`).join(', ')}   (names and roles from the reply)`);
+  vigil(d, ['api', 'POST', `/vms/${d.vm}/pause`], 1, { as: alice });
+  vigil(d, ['audit', 'tail', '-n', '3']);
 
   heading('3b. vigild supervises: a crashed QEMU is restarted by its policy; VMs outlive vigild');
   const files = vmFiles(d.paths, d.vm);
