@@ -4,7 +4,7 @@
  * run and removed at the end (DEMO_KEEP=1 keeps it); whatever happens (an error, Ctrl-C), nothing is left running.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cleanupSync, freePort, heading, newDemo, root, stopVigild, vigil, vmState, type Demo } from './lib.js';
 import { vmsFromYaml } from './sections/01-vms.js';
 import { qmpGuard } from './sections/02-qmp-guard.js';
@@ -16,9 +16,10 @@ import { dashboard } from './sections/07-dashboard.js';
 
 const keep = process.env.DEMO_KEEP === '1';
 const home = `${root}.vigil/demo`;
-rmSync(home, { recursive: true, force: true });
-mkdirSync(home, { recursive: true });
 const d: Demo = newDemo(home, await freePort(), `VIGIL-DEMO-42-${randomBytes(6).toString('hex')}`);
+const stale = cleanupSync(d, false);
+if (stale.length > 0) console.log(`ended what an earlier, killed demo left running: ${stale.join(', ')}`);
+mkdirSync(home, { recursive: true });
 
 let cleaned = false;
 function emergencyCleanup(why: string): void {

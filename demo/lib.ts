@@ -162,6 +162,15 @@ export function newDemo(home: string, port: number, marker: string): Demo {
   return { home, env, paths: resolvePaths({ VIGIL_HOME: home }), vm: 'demo', port, triggerFile: join(home, 'killswitch.trigger'), marker };
 }
 
+/** Is `pid` a vigild (so that a recycled pid is never killed)? */
+function isVigild(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('daemon/main');
+  } catch {
+    return false;
+  }
+}
+
 /** Ends everything the demo started, synchronously (it also runs from exit and signal handlers): vigild, every QEMU under the home, the home itself. */
 export function cleanupSync(d: Demo, keepHome: boolean): string[] {
   const ended: string[] = [];
@@ -170,6 +179,16 @@ export function cleanupSync(d: Demo, keepHome: boolean): string[] {
     try {
       process.kill(-v.process.pid, 'SIGKILL');
       ended.push(`vigild (pid ${v.process.pid})`);
+    } catch {
+      // already gone
+    }
+  }
+  // A demo killed with SIGKILL (no handler runs) leaves its vigild and QEMUs; the next run ends them by their pidfiles.
+  const stale = readPidfile(join(d.paths.runtime, 'vigild.pid'));
+  if (stale !== undefined && stale !== v?.process.pid && isVigild(stale)) {
+    try {
+      process.kill(stale, 'SIGKILL');
+      ended.push(`a stale vigild (pid ${stale})`);
     } catch {
       // already gone
     }
