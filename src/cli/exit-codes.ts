@@ -34,6 +34,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VIGIL_QMP_DISCONNECTED':
     case 'VIGIL_QMP_PROTOCOL':
     case 'VIGIL_QMP_FRAME_TOO_LARGE':
+    case 'VIGIL_GDB_CONNECT':
+    case 'VIGIL_GDB_TIMEOUT':
+    case 'VIGIL_GDB_DISCONNECTED':
+    case 'VIGIL_GDB_PROTOCOL':
       return EXIT.UNREACHABLE;
     case 'VIGIL_AUDIT_TAMPERED':
       return EXIT.AUDIT_TAMPERED;

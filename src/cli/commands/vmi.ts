@@ -12,6 +12,7 @@ import type { VirtualAccess, VirtualMemory } from '../../vmi/paging/virtual-memo
 import { vmVirtualMemory } from '../../vmi/paging/vm-virtual.js';
 import type { Translation } from '../../vmi/paging/walker.js';
 import { printJson } from '../output.js';
+import { vmiCpuCommands } from './vmi-cpu.js';
 import { addLinuxVerbs } from './vmi-linux.js';
 
 
@@ -238,6 +239,7 @@ export function vmiCommand(): Command {
       }),
     );
 
+  for (const c of vmiCpuCommands()) vmi.addCommand(c);
   addLinuxVerbs(vmi);
 
   // `vigil vmi <vm> <verb> ...`: swap the first two words and parse again (a VM named like a verb needs verb-first).
