@@ -26,7 +26,8 @@ export async function vmsFromYaml(d: Demo): Promise<void> {
   const image = await ensureGuestImage();
   // The guest's shell computes the marker (6*7): the whole string is in guest RAM only, never in a host file.
   const [prefix, token] = [d.marker.slice(0, d.marker.indexOf('-42-')), d.marker.slice(d.marker.indexOf('-42-') + 4)];
-  const init = `echo "${prefix}-$((6*7))-${token}" > /dev/shm/marker\nsleep 100000 &`;
+  // jiffies' address (from the guest's own kallsyms) goes to the console for the gdbstub watchpoint of section 5.
+  const init = `echo "${prefix}-$((6*7))-${token}" > /dev/shm/marker\nsleep 100000 &\necho "jiffies at 0x$(grep ' jiffies$' /proc/kallsyms | cut -d' ' -f1)"`;
   const initrd = await makeInitrd(image, defaultInitScript(init), join(d.home, 'initrd.img'));
   mkdirSync(d.paths.config, { recursive: true });
   writeFileSync(join(d.paths.config, 'config.yaml'), configYaml(d));

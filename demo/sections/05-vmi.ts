@@ -1,10 +1,11 @@
 /**
  * Section 5: introspection. The guest's init computed a marker and keeps it in tmpfs; from the host, `vigil vmi`
  * finds it in guest-physical memory, reads it back through the guest's own page tables at its address in the
- * kernel's direct map, and shows that translation.
+ * kernel's direct map, and shows that translation. Then the Linux layer (uname, ps) and the vCPUs through the
+ * gdbstub (regs, step, break, watch), each shown when this build of the CLI has it.
  */
 import { spawnSync } from 'node:child_process';
-import { heading, note, root, vigil, vigilJson, type Demo } from '../lib.js';
+import { heading, note, root, serialLog, vigil, vigilJson, type Demo } from '../lib.js';
 
 // With nokaslr (the demo's kernel command line) the direct map of physical memory starts here: 4-level, then 5-level paging.
 const DIRECT_MAP_BASES = [0xffff888000000000n, 0xff11000000000000n];
@@ -47,4 +48,25 @@ export function introspection(d: Demo): void {
   console.log(`${user.join('\n')}\n-> (${ps.length - user.length - 1} kernel threads left out)`);
   const procs = vigilJson<{ pid: number; command?: string; cmdline?: string[] | string }[]>(d, ['vmi', d.vm, 'ps']);
   if (!JSON.stringify(procs).includes('100000')) throw new Error("the guest's 'sleep 100000' (started by its init) is not in vmi ps");
+  if (linux.includes('regs')) vcpu(d);
+}
+
+/** vCPU state and events through the VM's gdbstub: registers, single steps, a breakpoint and a watchpoint. */
+function vcpu(d: Demo): void {
+  heading('5c. vCPUs through the gdbstub: registers, single-step, a breakpoint, a watchpoint');
+  vigil(d, ['vmi', d.vm, 'regs']);
+  vigil(d, ['vmi', d.vm, 'step', '--count', '3']);
+  const regs = JSON.stringify(vigilJson<unknown>(d, ['vmi', d.vm, 'regs', '--vcpu', '0']));
+  const rip = /"rip"\s*:\s*"(0x[0-9a-f]+)"/.exec(regs)?.[1];
+  if (rip === undefined) throw new Error(`no rip in vmi regs --json: ${regs.slice(0, 200)}`);
+  note(`a breakpoint where vCPU 0 stands now (${rip}, the idle loop): hit when the guest next wakes`);
+  vigil(d, ['vmi', d.vm, 'break', rip, '--count', '1', '--timeout', '20000']);
+  const jiffies = /jiffies at (0x[0-9a-f]+)/.exec(serialLog(d))?.[1];
+  if (jiffies === undefined || /^0x0+$/.test(jiffies)) {
+    note("skipped the watchpoint: the guest's /proc/kallsyms gave no address for jiffies");
+    return;
+  }
+  note(`a write watchpoint on jiffies (${jiffies}, as the guest's init read it from /proc/kallsyms): the timer tick writes it`);
+  vigil(d, ['vmi', d.vm, 'watch', jiffies, '8', '--write', '--count', '1', '--timeout', '20000']);
+  vigil(d, ['qmp', d.vm, 'query-status', '--compact']);
 }
