@@ -2,7 +2,7 @@
  * The image service: list, inspect, create, convert and remove disk images in the images directory, refusing to
  * touch an image a running VM uses (its disks, their backing chains, snapshot overlays).
  */
-import { existsSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
 import type { Vm, VmService } from '../vm/service.js';
@@ -105,6 +105,8 @@ export class ImageService {
       this.requireExists(options.backing, 'backing');
       backingFormat = this.trustedFormat(this.path(options.backing, 'backing')) ?? (await imageInfo(this.path(options.backing, 'backing'), { chain: false }))[0]?.format;
     }
+    // The default directory (<data>/images) does not exist on a fresh host until the first image is made.
+    mkdirSync(this.dir, { recursive: true });
     await createImage(path, {
       format,
       ...(options.size !== undefined ? { size: options.size } : {}),

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { AccessRepo } from '../../src/store/access-repo.js';
 import { Vigil } from '../../src/vigil.js';
 import { PyClient } from '../helpers/api-client.js';
+import { runVigil } from '../helpers/cli.js';
 import { testHome, type TestHome } from '../helpers/vigil-home.js';
 
 let h: TestHome;
@@ -148,6 +149,17 @@ test('audit, metrics and images need host roles; OpenAPI lists the routes', asyn
   assert.equal(images.status, 200);
   const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
   for (const p of ['/vms', '/vms/{id}/start', '/vm/create', '/teams', '/audit', '/events']) assert.ok(doc.paths[p], p);
+});
+
+test('vigil api: `vigil init` registers the host key; JSON replies are printed as JSON, text replies (/metrics) as they came', async () => {
+  assert.equal((await runVigil(['init'], h.env)).code, 0);
+  const vms = await runVigil(['api', 'GET', '/vms', '--url', url], h.env);
+  assert.equal(vms.code, 0, vms.stderr);
+  assert.ok(Array.isArray((JSON.parse(vms.stdout) as { vms: unknown[] }).vms));
+  const metrics = await runVigil(['api', 'GET', '/metrics', '--url', url], h.env);
+  assert.equal(metrics.code, 0, metrics.stderr);
+  assert.match(metrics.stdout, /^# HELP /m);
+  assert.match(metrics.stdout, /^vigil_vms\{state="running"\} \d+$/m);
 });
 
 test('bad bodies are refused with the field named; unknown routes are JSON 404s', async () => {

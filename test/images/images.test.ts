@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { isVigilError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
+import { ImageService } from '../../src/images/service.js';
 import { Vigil } from '../../src/vigil.js';
 import { runVigil } from '../helpers/cli.js';
 import { guestYaml, testHome, type TestHome } from '../helpers/vigil-home.js';
@@ -79,6 +80,13 @@ test('create raw, qcow2 and a backing chain; info reads format, sizes and the ch
   assert.equal(r.code, 0, r.stderr);
   for (const n of ['base.raw', 'base.qcow2', 'top.qcow2', 'disk.vmdk']) assert.match(r.stdout, new RegExp(n.replace('.', '\\.')));
   assert.match(r.stdout, /top\.qcow2\s+qcow2\s+32M\s+\S+\s+\S*\/base\.qcow2/);
+});
+
+test('the first image creates the images directory (the default <data>/images does not exist on a fresh host)', async () => {
+  const fresh = new ImageService(join(h.home, 'fresh', 'images'), vigil.vms);
+  const img = await fresh.create('first.qcow2', { format: 'qcow2', size: 1024 * 1024 });
+  assert.equal(img.format, 'qcow2');
+  assert.ok(existsSync(join(h.home, 'fresh', 'images', 'first.qcow2')));
 });
 
 test('bad input names the field and the fix', async () => {

@@ -65,7 +65,10 @@ export function keyCommands(): Command[] {
       const config = loadConfig(paths);
       const port = process.env.VMM_API_PORT ?? String(config.api.port);
       const client = new VigilClient({ url: opts.url ?? `http://${config.api.host}:${port}`, privateKey: readKey(keyPath(paths)).privateKey });
-      printJson(await client.request(method.toUpperCase(), path, parseJsonArg(body, 'json-body')));
+      const reply = await client.request(method.toUpperCase(), path, parseJsonArg(body, 'json-body'));
+      // A text reply (GET /metrics: Prometheus text) is printed as it came, not as one JSON string.
+      if (typeof reply === 'string') process.stdout.write(reply.endsWith('\n') ? reply : `${reply}\n`);
+      else printJson(reply);
     });
 
   return [init, key, api];
