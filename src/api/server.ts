@@ -30,6 +30,7 @@ import { installBodyParsers } from './raw-body.js';
 import { allRoutes } from './routes/index.js';
 import { registerEvents } from './routes/events.js';
 import { registerConsole } from './routes/console.js';
+import { registerVmiEvents } from './routes/vmi-events.js';
 import { dashboardDir, registerDashboard } from './static.js';
 
 declare module 'fastify' {
@@ -261,6 +262,7 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   app.get('/openapi.json', () => openapi.document());
   registerEvents(app, deps, (req) => authenticate(req, false));
   registerConsole(app, deps, (req) => authenticate(req, false));
+  registerVmiEvents(app, deps, (req) => authenticate(req, false));
   registerDashboard(app, dashboardDir());
 
   // State changes made through this process's services reach /events subscribers.

@@ -18,6 +18,7 @@ import { locateVmcoreinfo } from '../../src/vmi/os/linux/vmcoreinfo.js';
 import { createHash } from 'node:crypto';
 import { Vigil } from '../../src/vigil.js';
 import { Wallet } from 'ethers';
+import WebSocket from 'ws';
 import { buildApi } from '../../src/api/server.js';
 import { AccessRepo } from '../../src/store/access-repo.js';
 import { PyClient } from '../helpers/api-client.js';
@@ -248,5 +249,57 @@ test('a guest with no Linux in it: a clear error saying what is missing and what
   } finally {
     await bare.close();
     await vigil.stop('bare', { force: true });
+  }
+});
+
+test('vCPU events over the API: NDJSON over a WebSocket, Owner only, in order, audited; closing lets the guest run', async () => {
+  const api = await buildApi({ vigil, logger: silentLogger, imagesDir: h.home });
+  try {
+    const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const owner = new PyClient(url, Wallet.createRandom().privateKey);
+    const manager = new PyClient(url, Wallet.createRandom().privateKey);
+    const repo = new AccessRepo(vigil.db);
+    repo.upsertPrincipal(owner.address, null);
+    repo.upsertPrincipal(manager.address, null);
+    repo.grant('p', owner.address, 'Owner', 'test');
+    repo.grant('p', manager.address, 'Manager', 'test');
+    // A kernel address the guest surely runs again: where vCPU 0 sits in the idle loop.
+    await vm.qmp.execute('stop');
+    const regs = await vm.qmp.execute<string>('human-monitor-command', { 'command-line': 'info registers' });
+    await vm.qmp.execute('cont');
+    const rip = `0x${/RIP=([0-9a-f]+)/.exec(regs)![1]!.replace(/^0+/, '')}`;
+    const open = async (c: PyClient, query: string): Promise<WebSocket> => {
+      const headers = await c.sign('/vms/p/vmi/events', undefined, Math.floor(Date.now() / 1000));
+      return new WebSocket(`${url.replace('http', 'ws')}/vms/p/vmi/events?${query}`, { headers });
+    };
+    const refused = await open(manager, `break=${rip}`);
+    const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(status, 403);
+    const ws = await open(owner, `break=${rip}`);
+    const lines: Record<string, unknown>[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (d: Buffer) => {
+        for (const l of d.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        if (lines.filter((l) => l.kind === 'breakpoint').length >= 5) resolve();
+      });
+      ws.on('error', reject);
+      setTimeout(() => reject(new Error(`only ${JSON.stringify(lines)}`)), 60_000).unref();
+    });
+    ws.close();
+    assert.equal(lines[0]?.kind, 'armed');
+    const hits = lines.filter((l) => l.kind === 'breakpoint');
+    assert.ok(hits.every((l) => l.address === rip && l.rip === rip && l.vcpu === 0), JSON.stringify(hits[0]));
+    const seqs = hits.map((l) => l.seq as number);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in order');
+    // Detached: the guest runs on (its console answers) and the session is audited with its count.
+    for (let i = 0; i < 50 && !vigil.audit.query({ command: 'GET /vms/:id/vmi/events' }).some((r) => /detached/.test(r.reason)); i++) await sleep(100);
+    const rows = vigil.audit.query({ command: 'GET /vms/:id/vmi/events' });
+    assert.ok(rows.some((r) => r.outcome === 'refused' && r.principal === manager.address.toLowerCase()));
+    assert.ok(rows.some((r) => r.reason === 'vCPU events attached' && r.principal === owner.address.toLowerCase()));
+    assert.ok(rows.some((r) => /detached after \d+ event/.test(r.reason)));
+    serial.write('echo "AFTER-EVENTS=$((40+2))"\n');
+    await waitFor(/AFTER-EVENTS=42/);
+  } finally {
+    await api.app.close();
   }
 });
