@@ -31,7 +31,9 @@ function addr(text: string, field: string): bigint {
 }
 
 function list(v: unknown): string[] {
-  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+  const items: unknown[] = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  // Query values are strings (or arrays of them, when repeated); anything else is not an address.
+  return items.map((x) => (typeof x === 'string' ? x : ''));
 }
 
 /** The traps and vCPU filter a query asks for; VIGIL_INVALID_INPUT naming the parameter otherwise. */
