@@ -2,12 +2,14 @@
  * The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real vigild and a
  * real test guest under TCG: sign-in with a local key and with an injected EIP-1193 wallet, start, console and
  * stop of a VM, the kill switch engaged and released with the state seen live, the audit log's chain check, the
- * VM form's field errors, and a ReadOnly user who sees no life-cycle buttons (at phone width). Screenshots of
- * each page go to test-artifacts/web/.
+ * VM form's field errors, the host alarms page (a honeypot connection seen live, the listening ports with their
+ * processes, a lockdown run after its confirmation), and a ReadOnly user who sees no life-cycle buttons and gets
+ * the host alarms' 403 explained (at phone width). Screenshots of each page go to test-artifacts/web/.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Wallet, getBytes, isHexString } from 'ethers';
@@ -42,11 +44,22 @@ let url: string;
 let admin: PyClient;
 let browser: Browser;
 let page: Page;
+/** The host agent's honeypot (config.yaml's host.honeypots). */
+let trapPort: number;
 /** Script errors and CSP violations the admin's page reported, over the whole file. */
 const pageErrors: string[] = [];
 
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+}
+
+/** A TCP port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }
 
 before(async () => {
@@ -55,7 +68,12 @@ before(async () => {
   assert.equal(build.status, 0, build.stderr);
   mkdirSync(SHOTS, { recursive: true });
   h = await testHome();
-  h.write('config/config.yaml', 'qemu:\n  accel: tcg\n');
+  trapPort = await freePort();
+  // The host agent: one honeypot (allowed by the port allowlist; vigild's own API port is not) and one lockdown.
+  h.write(
+    'config/config.yaml',
+    `qemu:\n  accel: tcg\nhost:\n  honeypots:\n    - { name: trap, host: 127.0.0.1, port: ${trapPort}, readTimeoutMs: 200, actions: [{ type: log }] }\n  ports:\n    allow: ['tcp:127.0.0.1:${trapPort}']\n  lockdowns:\n    drill: [{ type: log }]\n`,
+  );
   vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
   vigil.add([h.write('web1.yaml', guestYaml(h, 'web1', GADGETS))]);
   const access = new AccessRepo(vigil.db);
@@ -189,6 +207,78 @@ test('the audit log lists the actions with filters and a verified chain', async 
   await shot(page, '06-audit');
 });
 
+test('host alarms: the monitors, a honeypot connection seen live, the ports with their processes, a lockdown after confirmation', async () => {
+  await page.goto(`${url}/#/alarms`);
+  await page.locator('#alarms-monitors li[data-honeypot="trap"]').waitFor();
+  assert.match(await page.locator('#alarms-monitors li[data-honeypot="trap"]').innerText(), new RegExp(`127\\.0\\.0\\.1:${trapPort}`));
+  assert.equal(await page.locator('#alarms-monitors dd[data-fact="lockdowns"]').innerText(), 'drill');
+  // The listening ports: vigild's own API port with vigild's pid, flagged (not in the allowlist); the honeypot allowed.
+  const apiPort = Number(new URL(url).port);
+  const apiRow = page.locator(`#ports-table tr[data-proto="tcp"][data-port="${apiPort}"]`);
+  await apiRow.waitFor();
+  assert.equal(await apiRow.getAttribute('data-allowed'), 'false');
+  assert.match(await apiRow.innerText(), /NOT ALLOWED/);
+  assert.equal(await apiRow.locator(`[data-pid="${daemon.process.pid}"]`).count(), 1, `the API port is held by vigild (pid ${daemon.process.pid})`);
+  assert.equal(await page.locator(`#ports-table tr[data-port="${trapPort}"]`).getAttribute('data-allowed'), 'true');
+  await page.locator('#alarms-count').filter({ hasText: /live/ }).waitFor();
+  assert.equal(await page.locator('#alarms-list li[data-source="honeypot"]').count(), 0);
+
+  // Someone knocks on the honeypot: the alarm and its action's outcome appear without a reload.
+  await new Promise<void>((resolve, reject) => {
+    const sock = connect(trapPort, '127.0.0.1', () => sock.end('SSH-2.0-probe\r\n'));
+    sock.on('error', reject);
+    sock.on('close', () => resolve());
+  });
+  const alarm = page.locator('#alarms-list li[data-source="honeypot"][data-name="trap"]', { hasText: 'connection to honeypot trap' });
+  await alarm.locator('li[data-action="log"][data-outcome="ok"]').waitFor({ timeout: 10_000 });
+  assert.match(await alarm.innerText(), /from 127\.0\.0\.1:\d+/);
+  const times = await Promise.all((await page.locator('#alarms-list > li .alarm-head time').all()).map(async (t) => (await t.getAttribute('datetime')) ?? ''));
+  assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
+
+  // A lockdown asks first; Cancel runs nothing and gives the focus back.
+  await page.getByRole('button', { name: 'Lockdown drill…' }).click();
+  assert.equal(await page.evaluate('document.activeElement?.dataset.confirm'), 'drill', 'the confirm button takes the focus');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await page.evaluate('document.activeElement?.dataset.lockdownRun'), 'drill');
+  assert.equal(vigil.audit.query({ command: 'alarm lockdown' }).length, 0, 'cancelled: nothing ran');
+  // Confirmed from the keyboard, with a reason.
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Reason for drill (audited)').fill('web drill');
+  await page.getByRole('button', { name: 'Confirm: run lockdown drill' }).click();
+  await page.locator('#lockdown-result [data-lockdown-done="drill"]').waitFor();
+  assert.match(await page.locator('#lockdown-result').innerText(), /Lockdown drill: 1 action\(s\), 0 not ok[\s\S]*log \(lockdown drill\): ok/);
+  const drill = page.locator('#alarms-list li[data-source="lockdown"][data-name="drill"]');
+  await drill.locator('li[data-action="log"][data-outcome="ok"]').waitFor();
+  assert.match(await drill.innerText(), new RegExp(`lockdown drill by api \\(${new Wallet(adminKey).address.toLowerCase()}\\)`));
+  const audited = vigil.audit.query({ command: 'alarm lockdown' });
+  assert.equal(audited.length, 1);
+  assert.equal((audited[0]!.args.by as { detail?: string }).detail, 'web drill');
+  await shot(page, '17-alarms');
+
+  // Left and opened again, the page rebuilds the same history from the audit log.
+  await page.goto(`${url}/#/vms`);
+  await page.goto(`${url}/#/alarms`);
+  await page.locator('#alarms-list li[data-source="lockdown"] li[data-outcome="ok"]').waitFor();
+  await page.locator('#alarms-list li[data-source="honeypot"][data-name="trap"] li[data-action="log"][data-outcome="ok"]').first().waitFor();
+  assert.equal(await page.locator('#alarms-list > li').first().getAttribute('data-source'), 'lockdown', 'the lockdown is the newest');
+
+  // At phone width the page fits.
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const phone = await context.newPage();
+  await phone.goto(`${url}/`);
+  await phone.getByLabel('Private key').fill(adminKey);
+  await phone.getByRole('button', { name: 'Sign in with key' }).click();
+  await phone.locator('#vm-table tr[data-vm="web1"]').waitFor();
+  await phone.goto(`${url}/#/alarms`);
+  await phone.locator(`#ports-table tr[data-port="${apiPort}"]`).waitFor();
+  await phone.locator('#alarms-list li[data-source="lockdown"]').waitFor();
+  const width = await phone.evaluate('document.documentElement.scrollWidth');
+  assert.ok(Number(width) <= 390, `no horizontal scrolling at 390px (scrollWidth ${String(width)})`);
+  await shot(phone, '18-alarms-390px');
+  await context.close();
+  assert.deepEqual(pageErrors, [], 'no script errors and no CSP violations');
+});
+
 test('the VM form shows the API validation error on the field, then defines the VM', async () => {
   await page.goto(`${url}/#/new`);
   await page.getByLabel('Name', { exact: true }).fill('formvm');
@@ -240,6 +330,14 @@ test('a ReadOnly user signs in with a browser wallet and sees no life-cycle butt
   const width = await phone.evaluate('document.documentElement.scrollWidth');
   assert.ok(Number(width) <= 390, `no horizontal scrolling at 390px (scrollWidth ${String(width)})`);
   await shot(phone, '09-readonly-detail-390px');
+  // No host role: the host alarms page explains the refusal instead of showing anything.
+  await phone.goto(`${url}/#/alarms`);
+  const denied = phone.locator('#alarms-error[data-status="403"]');
+  await denied.waitFor();
+  assert.match(await denied.innerText(), /Host admin or auditor role needed[\s\S]*auditor role/);
+  assert.equal(await phone.locator('#ports-table').count(), 0);
+  assert.ok(Number(await phone.evaluate('document.documentElement.scrollWidth')) <= 390, 'the refusal fits 390px');
+  await shot(phone, '19-alarms-403-390px');
   // The console socket refuses a ReadOnly session outright.
   const refused = await phone.evaluate(`new Promise((resolve) => {
     const ws = new WebSocket('ws://' + location.host + '/vms/web1/console');
