@@ -36,6 +36,7 @@ killswitch:
 
 const adminKey = Wallet.createRandom().privateKey;
 const readerWallet = new Wallet(Wallet.createRandom().privateKey);
+const auditorKey = Wallet.createRandom().privateKey;
 
 let h: TestHome;
 let vigil: Vigil;
@@ -79,6 +80,7 @@ before(async () => {
   const access = new AccessRepo(vigil.db);
   access.upsertPrincipal(new Wallet(adminKey).address, 'admin');
   access.upsertPrincipal(readerWallet.address, null);
+  access.upsertPrincipal(new Wallet(auditorKey).address, 'auditor');
   daemon = startVigild(h.env);
   url = (await daemon.waitForLog((l) => l.msg === 'vigild ready')).api as string;
   admin = new PyClient(url, adminKey);
@@ -240,6 +242,12 @@ test('host alarms: the monitors, a honeypot connection seen live, the ports with
   assert.equal(await page.evaluate('document.activeElement?.dataset.confirm'), 'drill', 'the confirm button takes the focus');
   await page.getByRole('button', { name: 'Cancel' }).click();
   assert.equal(await page.evaluate('document.activeElement?.dataset.lockdownRun'), 'drill');
+  // Escape goes back too.
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Reason for drill (audited)').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByLabel('Reason for drill (audited)').waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate('document.activeElement?.dataset.lockdownRun'), 'drill');
   assert.equal(vigil.audit.query({ command: 'alarm lockdown' }).length, 0, 'cancelled: nothing ran');
   // Confirmed from the keyboard, with a reason.
   await page.keyboard.press('Enter');
@@ -262,16 +270,25 @@ test('host alarms: the monitors, a honeypot connection seen live, the ports with
   await page.locator('#alarms-list li[data-source="honeypot"][data-name="trap"] li[data-action="log"][data-outcome="ok"]').first().waitFor();
   assert.equal(await page.locator('#alarms-list > li').first().getAttribute('data-source'), 'lockdown', 'the lockdown is the newest');
 
-  // At phone width the page fits.
+  // An auditor, at phone width: the same monitors, history and ports, no lockdown control; the page fits.
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const phone = await context.newPage();
   await phone.goto(`${url}/`);
-  await phone.getByLabel('Private key').fill(adminKey);
+  await phone.getByLabel('Private key').fill(auditorKey);
   await phone.getByRole('button', { name: 'Sign in with key' }).click();
-  await phone.locator('#vm-table tr[data-vm="web1"]').waitFor();
-  await phone.goto(`${url}/#/alarms`);
+  await phone.locator('nav a[href="#/alarms"]').click();
   await phone.locator(`#ports-table tr[data-port="${apiPort}"]`).waitFor();
-  await phone.locator('#alarms-list li[data-source="lockdown"]').waitFor();
+  await phone.locator('#alarms-list li[data-source="lockdown"] li[data-outcome="ok"]').waitFor();
+  assert.equal(await phone.locator('#lockdowns button').count(), 0, 'no lockdown control for an auditor');
+  assert.match(await phone.locator('#lockdowns').innerText(), /Configured: drill\. Only a host admin can run a lockdown/);
+  // Live for the auditor too.
+  await new Promise<void>((resolve, reject) => {
+    const sock = connect(trapPort, '127.0.0.1', () => sock.end());
+    sock.on('error', reject);
+    sock.on('close', () => resolve());
+  });
+  await phone.locator('#alarms-list li[data-source="honeypot"]', { hasText: 'connection to honeypot trap' }).nth(1).waitFor({ timeout: 10_000 });
+  assert.match(await phone.locator('#alarms-announce').innerText(), /New honeypot alarm/);
   const width = await phone.evaluate('document.documentElement.scrollWidth');
   assert.ok(Number(width) <= 390, `no horizontal scrolling at 390px (scrollWidth ${String(width)})`);
   await shot(phone, '18-alarms-390px');

@@ -122,7 +122,7 @@ function alarmItem(a: Alarm): HTMLElement {
     h(
       'p',
       { class: 'alarm-head' },
-      h('span', { class: `badge ${a.source === 'lockdown' ? '' : 'bad'}` }, a.source),
+      h('span', { class: a.source === 'lockdown' ? 'badge' : 'badge bad' }, a.source),
       ' ',
       h('strong', {}, a.name),
       ' · ',
@@ -196,7 +196,9 @@ export const alarmsPage: Page = async (main, ctx) => {
   }
 
   const alarms = new Map<string, Alarm>();
-  const list = h('ol', { id: 'alarms-list', class: 'alarms', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+  const list = h('ol', { id: 'alarms-list', class: 'alarms' });
+  // Redrawing the list would make a live list re-read it all: new alarms are announced here, one line each.
+  const announce = h('p', { id: 'alarms-announce', class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const count = h('p', { class: 'help', id: 'alarms-count' });
   const drawAlarms = (): void => {
     const newest = [...alarms.values()].sort((a, b) => b.time.localeCompare(a.time));
@@ -215,6 +217,7 @@ export const alarmsPage: Page = async (main, ctx) => {
         const alarm: Alarm = { id: a.id, time: a.time, source: a.source, name: a.name, summary: a.summary, note: a.detail?.phase === 'capture', outcomes: pending.get(a.id) ?? [] };
         pending.delete(a.id);
         alarms.set(a.id, alarm);
+        announce.textContent = `New ${a.source} alarm: ${a.summary}`;
       } else if (data.type === 'action' && data.outcome) {
         const o = data.outcome;
         const target = alarms.get(o.alarmId);
@@ -269,8 +272,15 @@ export const alarmsPage: Page = async (main, ctx) => {
         box,
         h(
           'div',
-          { class: 'confirm', role: 'group', 'aria-label': `Confirm lockdown ${name}` },
-          h('p', {}, h('strong', {}, `Run lockdown ${name}?`), ' Its actions run at once and are audited under your key.'),
+          {
+            class: 'confirm',
+            role: 'group',
+            'aria-label': `Confirm lockdown ${name}`,
+            onkeydown: (e: Event) => {
+              if ((e as KeyboardEvent).key === 'Escape' && !confirmBtn.disabled) idle();
+            },
+          },
+          h('p', {}, h('strong', {}, `Run lockdown ${name}?`), ' Its actions run at once and are audited under your key. Escape or Cancel goes back.'),
           h('div', { class: 'field' }, h('label', { for: reasonId }, `Reason for ${name} (audited)`), reason),
           h('div', { class: 'buttons' }, confirmBtn, cancel),
         ),
@@ -300,7 +310,7 @@ export const alarmsPage: Page = async (main, ctx) => {
     h('h1', {}, 'Host alarms'),
     h('section', { class: 'card', 'aria-labelledby': 'mon-h' }, h('h2', { id: 'mon-h' }, 'Monitors'), monitorsView(status)),
     h('section', { class: 'card', 'aria-labelledby': 'lock-h' }, h('h2', { id: 'lock-h' }, 'Lockdowns'), lockdownBox, lockdownResult),
-    h('section', { 'aria-labelledby': 'alarms-h', class: 'card-gap' }, h('h2', { id: 'alarms-h' }, 'Alarms'), count, list),
+    h('section', { 'aria-labelledby': 'alarms-h', class: 'card-gap' }, h('h2', { id: 'alarms-h' }, 'Alarms'), count, announce, list),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'ports-h' },
