@@ -159,7 +159,8 @@ export class HostAgent {
   }
 
   /** The configured allowlist plus the agent's own honeypots (they listen on purpose). */
-  private allowlist(): string[] {
+  /** The listening-port allowlist as the port watch applies it: the configured entries and the agent's own honeypots. */
+  allowlist(): string[] {
     return [...this.opts.config.ports.allow, ...this.status().honeypots.map((h) => `tcp:${h.port}`)];
   }
 

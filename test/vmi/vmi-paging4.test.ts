@@ -2,8 +2,8 @@
  * A second real guest, for what the first one does not show: 4-level paging (the vCPU without LA57), 1 GiB
  * pages (with 5 GiB of RAM, Linux maps whole gigabytes of its direct map above 4 GiB with one entry each) and
  * RAM above 4 GiB on a booted q35 (QEMU splits at 2 GiB once RAM reaches 2.75 GiB). Every mapping of QEMU's
- * 'info tlb' translates the same; physical reads above 4 GiB equal pmemsave. The RAM file is sparse: the
- * large guest costs only what the kernel touches.
+ * 'info tlb' translates the same; physical reads above 4 GiB equal pmemsave; the Linux views work on it too.
+ * The RAM file is sparse: the large guest costs only what the kernel touches.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -17,6 +17,8 @@ import { vmFilesDir } from '../../src/qmp/guard.js';
 import { Vigil } from '../../src/vigil.js';
 import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
 import { readPagingRegisters } from '../../src/vmi/paging/hmp-registers.js';
+import { LinuxKernel } from '../../src/vmi/os/linux/kernel.js';
+import { listProcesses } from '../../src/vmi/os/linux/tasks.js';
 import { testHome, type TestHome } from '../helpers/vigil-home.js';
 import { compareWithInfoTlb } from './qemu-view.js';
 
@@ -88,4 +90,14 @@ it('4-level paging (with 1 GiB pages where Linux left them): every translation a
   } finally {
     await m.qmp.execute('cont');
   }
+});
+
+it('the Linux views on a 4-level guest: kernel found, processes listed from its tasks', async () => {
+  const kernel = await LinuxKernel.attach(m.memory);
+  assert.equal(kernel.virt.levels, 4);
+  assert.equal((await kernel.identity()).pagingLevels, 4);
+  const procs = await listProcesses(kernel);
+  assert.equal(procs.find((p) => p.pid === 1)?.comm, 'init');
+  assert.equal(procs.find((p) => p.pid === 2)?.comm, 'kthreadd');
+  assert.ok(procs.some((p) => p.comm.startsWith('kworker/')));
 });

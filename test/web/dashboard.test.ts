@@ -70,10 +70,10 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   h = await testHome();
   trapPort = await freePort();
-  // The host agent: one honeypot (allowed by the port allowlist; vigild's own API port is not) and one lockdown.
+  // The host agent: one honeypot (its port is allowed as the agent's own; vigild's API port is not) and one lockdown.
   h.write(
     'config/config.yaml',
-    `qemu:\n  accel: tcg\nhost:\n  honeypots:\n    - { name: trap, host: 127.0.0.1, port: ${trapPort}, readTimeoutMs: 200, actions: [{ type: log }] }\n  ports:\n    allow: ['tcp:127.0.0.1:${trapPort}']\n  lockdowns:\n    drill: [{ type: log }]\n`,
+    `qemu:\n  accel: tcg\nhost:\n  honeypots:\n    - { name: trap, host: 127.0.0.1, port: ${trapPort}, readTimeoutMs: 200, actions: [{ type: log }] }\n  lockdowns:\n    drill: [{ type: log }]\n`,
   );
   vigil = Vigil.open({ paths: h.paths, logger: silentLogger, principal: 'tester' });
   vigil.add([h.write('web1.yaml', guestYaml(h, 'web1', GADGETS))]);

@@ -34,7 +34,8 @@ export function hostAgentRoutes(): RouteSpec[] {
       auth: 'signed',
       handler: async (ctx) => {
         ctx.deps.access.requireHost(callerOf(ctx), ['admin', 'auditor'], 'listing listening ports');
-        return { listeners: await listListeners(ctx.deps.vigil.config.host.ports.allow) };
+        // The same allowlist the agent's port watch applies: its own honeypots are expected listeners.
+        return { listeners: await listListeners(ctx.deps.host?.allowlist() ?? ctx.deps.vigil.config.host.ports.allow) };
       },
     },
     {
