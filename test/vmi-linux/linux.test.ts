@@ -10,6 +10,8 @@ import { after, before, test } from 'node:test';
 import { isVigilError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { openVmMemory, type VmMemory } from '../../src/vmi/memory/vm-memory.js';
+import type { GdbstubBackend } from '../../src/vmi/memory/gdbstub-backend.js';
+import { VirtualMemory } from '../../src/vmi/paging/virtual-memory.js';
 import { LinuxKernel } from '../../src/vmi/os/linux/kernel.js';
 import { listProcesses, type LinuxProcess } from '../../src/vmi/os/linux/tasks.js';
 import { listModules } from '../../src/vmi/os/linux/modules.js';
@@ -302,4 +304,32 @@ test('vCPU events over the API: NDJSON over a WebSocket, Owner only, in order, a
   } finally {
     await api.app.close();
   }
+});
+
+test("QEMU's gdbstub agrees: physical reads in its physical mode, and virtual reads through a vCPU, equal ours", async () => {
+  const viaGdb = await openVmMemory('p', { paths: h.paths, store: vigil.db, backend: 'gdbstub' });
+  try {
+    // Attached, the guest is paused: both views are of the same instant.
+    assert.equal(viaGdb.memory.backend.name, 'gdbstub');
+    assert.equal(viaGdb.memory.backend.capabilities.whileRunning, false);
+    const btf = await locateBtf(vm.memory);
+    for (const pa of [0x9000, 0x100000, btf.offset]) {
+      assert.ok((await viaGdb.memory.readPhys(pa, 16384)).equals(await vm.memory.readPhys(pa, 16384)), `physical 0x${pa.toString(16)}`);
+    }
+    const cpu = (viaGdb.memory.backend as GdbstubBackend).cpu;
+    const regs = await cpu.registers(0);
+    const cr3 = regs.cr3!;
+    const virt = new VirtualMemory(vm.memory, kernel.virt.levels);
+    const task = (await listProcesses(kernel)).find((p) => p.pid === 1)!.address;
+    for (const va of [regs.rip! & ~0xfffn, task & ~0xfffn, kernel.initTask]) {
+      const theirs = await cpu.readVirtual(va, 2048, 0);
+      const ours = await virt.read(va, 2048, { dtb: cr3 });
+      assert.ok(theirs.equals(ours), `virtual 0x${va.toString(16)} under CR3 0x${cr3.toString(16)}`);
+    }
+  } finally {
+    await viaGdb.close();
+  }
+  // Detached: the guest runs again.
+  serial.write('echo "AFTER-GDB=$((40+3))"\n');
+  await waitFor(/AFTER-GDB=43/);
 });

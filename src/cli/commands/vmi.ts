@@ -81,7 +81,7 @@ function sizeName(n: number): string {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${n} B`;
 }
 
-const backendOption = (): Option => new Option('--backend <name>', 'how to reach guest RAM').choices(['auto', 'ram-file', 'proc-mem']).default('auto');
+const backendOption = (): Option => new Option('--backend <name>', 'how to reach guest RAM').choices(['auto', 'ram-file', 'proc-mem', 'gdbstub']).default('auto');
 
 function addVirtOptions(c: Command): Command {
   return c.option('--dtb <cr3>', 'translate with this DTB (CR3) instead of the vCPU\'s').option('--cpu <n>', 'take CR3 (and CR4.LA57) from this vCPU', '0');

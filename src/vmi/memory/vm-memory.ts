@@ -18,9 +18,11 @@ import { GuestMemory } from './guest-memory.js';
 import { ProcMemBackend } from './proc-mem-backend.js';
 import { mainMemdevId, readQemuLayout, type QemuMemoryLayout } from './qemu-map.js';
 import { RamFileBackend } from './ram-file-backend.js';
+import { GdbstubBackend } from './gdbstub-backend.js';
+import { VmiCpu } from '../cpu/vcpu.js';
 
 /** Which backend to use; `auto` prefers the RAM file. */
-export type BackendChoice = 'auto' | 'ram-file' | 'proc-mem';
+export type BackendChoice = 'auto' | 'ram-file' | 'proc-mem' | 'gdbstub';
 
 /** Options of `openVmMemory`. */
 export interface VmMemoryOptions {
@@ -81,6 +83,11 @@ export async function openVmMemory(name: string, options: VmMemoryOptions = {}):
       if (ramBlock === undefined) throw new VigilError('VIGIL_VMI_BACKEND', `VM '${name}' has no memory backend: define it with 'introspection: true' for the RAM file, or use the proc-mem backend`, { context: { vm: name } });
       layout = await readQemuLayout(qmp, new Set([ramBlock]));
       backend = new RamFileBackend(files.ramFile, ramBlock, { writable: options.writable ?? false });
+    } else if (choice === 'gdbstub') {
+      if (!existsSync(files.gdbSocket)) throw new VigilError('VIGIL_VMI_BACKEND', `VM '${name}' has no gdbstub socket: define it with 'introspection: true'`, { context: { vm: name } });
+      layout = await readQemuLayout(qmp);
+      // Attaching pauses the guest until the backend is closed: reads are then a consistent snapshot.
+      backend = new GdbstubBackend(await VmiCpu.open(files.gdbSocket), { writable: options.writable ?? false });
     } else {
       layout = await readQemuLayout(qmp);
       backend = await ProcMemBackend.open(pid, qmp, layout.map, { writable: options.writable ?? false });
