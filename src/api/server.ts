@@ -279,6 +279,11 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
     recoverer,
     restrictToLocalSocket(reason) {
       restricted = reason;
+      // Upgraded sockets (console, /events, vCPU events) are past onRequest: close the ones that came over TCP.
+      for (const client of app.websocketServer.clients) {
+        const raw = (client as unknown as { _socket?: { remoteAddress?: string } })._socket;
+        if (raw?.remoteAddress !== undefined) client.close(1008, 'the API serves only its local socket');
+      }
       if (!app.server.listening) return;
       app.server.close();
       app.server.closeIdleConnections();

@@ -190,24 +190,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     stop() {
       stopping ??= (async () => {
-        await triggers.stop();
-        await host.stop();
-        await new Promise<void>((r) => (unix ? unix.close(() => r()) : r()));
-        await api.app.close();
-        // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.
-        await vigil.vms.drain();
-        await supervisor.stop();
-        if (vigil.config.daemon.stopVmsOnExit) {
-          await Promise.all(
-            vigil.vms
-              .list()
-              .filter((vm) => isActive(vm.state))
-              .map((vm) => vigil.vms.stop(vm.name, { timeoutMs: 10000 }).catch((err: unknown) => log.error({ vm: vm.name, err: String(err) }, 'stop failed'))),
-          );
+        try {
+          await triggers.stop();
+          await host.stop();
+          await new Promise<void>((r) => (unix ? unix.close(() => r()) : r()));
+          await api.app.close();
+          // An engage or release under way finishes first: cut off, it would leave the switch engaging and the
+          // cut half done, with the guardian told the stop was clean.
+          await killswitch.idle();
+          // Let a start or stop in flight finish: cut off, it would leave a VM in starting or stopping.
+          await vigil.vms.drain();
+          await supervisor.stop();
+          if (vigil.config.daemon.stopVmsOnExit) {
+            await Promise.all(
+              vigil.vms
+                .list()
+                .filter((vm) => isActive(vm.state))
+                .map((vm) => vigil.vms.stop(vm.name, { timeoutMs: 10000 }).catch((err: unknown) => log.error({ vm: vm.name, err: String(err) }, 'stop failed'))),
+            );
+          }
+        } finally {
+          // A deliberate stop is a clean one even if a step above failed: the guardian must not take it for a crash.
+          vigil.close();
+          await liveness.markCleanAndClose();
+          release();
         }
-        vigil.close();
-        await liveness.markCleanAndClose();
-        release();
         log.info('vigild stopped');
       })();
       return stopping;

@@ -122,7 +122,9 @@ export class KillswitchEngine {
 
   /** Engages when armed, releases when engaged (as the in-flight operation will leave it, if any). */
   toggle(trigger: Trigger): Promise<SwitchReport> {
-    const effective: KillswitchState = this.inFlight ? (this.inFlight.op === 'engage' ? 'engaged' : 'armed') : this.repo.get(this.name).state;
+    // What the switch will be once the operation under way (here or in another process) ends.
+    const stored = this.repo.get(this.name).state;
+    const effective: KillswitchState = this.inFlight ? (this.inFlight.op === 'engage' ? 'engaged' : 'armed') : stored === 'releasing' ? 'armed' : stored === 'engaging' ? 'engaged' : stored;
     return this.run(effective === 'armed' ? 'engage' : 'release', trigger);
   }
 
@@ -184,6 +186,11 @@ export class KillswitchEngine {
       if (!busyElsewhere(record)) return record;
       await sleep(CROSS_PROCESS_POLL_MS);
     }
+  }
+
+  /** Resolves once no engage or release of this process is in flight (vigild waits for it before stopping). */
+  async idle(): Promise<void> {
+    while (this.inFlight) await this.inFlight.promise.catch(() => undefined);
   }
 
   /** Calls `listener` after every persisted state change (engaging, engaged, releasing, armed). */
@@ -248,7 +255,13 @@ export class KillswitchEngine {
 
   /** The QMP guard with the configured rules, read once per operation rather than once per VM. */
   private guard(): QmpGuard {
-    return new QmpGuard(loadConfig(this.opts.paths).qmp.rules);
+    try {
+      return new QmpGuard(loadConfig(this.opts.paths).qmp.rules);
+    } catch (err) {
+      // A config.yaml broken while vigild runs must not stop a cut: the built-in rules (no overrides) still allow it.
+      this.opts.logger.error({ err: toVigilError(err).message }, 'kill switch: config.yaml unreadable; using the built-in QMP rules');
+      return new QmpGuard([]);
+    }
   }
 
   private async doEngage(trigger: Trigger): Promise<SwitchReport> {
@@ -282,6 +295,11 @@ export class KillswitchEngine {
       // Planning failed (a bad definition, the store): nothing new was cut, but the switch still reports engaged.
       report.error = toVigilError(err).message;
       this.opts.logger.error({ err: report.error }, 'kill switch engage failed');
+      // What an earlier engage cut is still cut: keep it, or a later release would forget to restore it.
+      if (previous && report.vms.length === 0) {
+        report.vms = previous.vms;
+        report.plan = previous.plan;
+      }
     }
     report.elapsedMs = performance.now() - t0;
     this.store('engaged', trigger, report);

@@ -71,9 +71,17 @@ export function runHookCommand(command: string, options: { timeoutMs: number; en
         // already gone
       }
     };
+    // A descendant that left the group (setsid, a daemon the hook started) can hold the pipes open forever:
+    // at the deadline the pipes are dropped too, so the hook always ends by its timeout.
+    const dropPipes = (): void => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    };
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();
+      dropPipes();
+      setTimeout(() => finish(child.exitCode, child.signalCode), 100).unref();
     }, options.timeoutMs);
     let settled = false;
     const finish = (exitCode: number | null, signal: string | null, error?: string): void => {
@@ -83,8 +91,15 @@ export function runHookCommand(command: string, options: { timeoutMs: number; en
       resolve({ command, exitCode, signal, timedOut, ms: performance.now() - started, stdout, stderr, ...(error !== undefined ? { error } : {}) });
     };
     child.on('error', (err) => finish(null, null, err.message));
-    // 'close' (not 'exit'): the output is complete once the pipes close.
+    // 'close' (not 'exit'): the output is complete once the pipes close. After 'exit', a short grace for the
+    // output, then the pipes are dropped: a background child of the hook must not keep it running.
     child.on('close', (code, signal) => finish(code, signal));
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        dropPipes();
+        finish(code, signal);
+      }, 200).unref();
+    });
   });
 }
 

@@ -24,6 +24,7 @@ import { startVigild, type Vigild } from '../helpers/vigild.js';
 import { freePort } from '../helpers/net.js';
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import WebSocket from 'ws';
 
 const GADGETS = `autostart:
   enabled: true
@@ -178,8 +179,16 @@ test("vigild runs the host agent: a honeypot connection engages the switch; a lo
   assert.equal((await admin.call('POST', '/killswitch/release', {})).body.state, 'armed');
 
   assert.equal((await admin.call('POST', '/host/lockdown/nope', {})).status, 404);
+  // A WebSocket opened over TCP before the lockdown is closed by it, not left streaming.
+  const ws = new WebSocket(`${daemonUrl.replace('http', 'ws')}/events`, { headers: await admin.sign('/events', undefined, Math.floor(Date.now() / 1000) - 1) });
+  await new Promise((resolve, reject) => {
+    ws.once('message', resolve);
+    ws.once('error', reject);
+  });
+  const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   const locked = await admin.call('POST', '/host/lockdown/panic', { reason: 'test' });
   assert.equal(locked.status, 200, locked.text);
+  assert.equal(await wsClosed, 1008);
   // The signing client's keep-alive connection is refused from now on; new TCP connections are not accepted.
   const after = await admin.call('GET', '/killswitch').catch((err: unknown) => ({ status: 0, text: String(err) }));
   assert.ok(after.status === 0 || after.status === 403, `TCP still served: ${after.status} ${after.text}`);

@@ -165,3 +165,15 @@ test('runHookCommand: output is bounded; a command that cannot start is reported
   const missing = await runHookCommand('/nonexistent/hook', { timeoutMs: 5000 });
   assert.equal(missing.exitCode, 127);
 });
+
+test('runHookCommand: a hook whose background child keeps the pipes open still ends (by its exit, or by its timeout)', async () => {
+  const t0 = performance.now();
+  // The child leaves the hook's process group and holds stdout; the hook itself exits at once.
+  const r = await runHookCommand('setsid sleep 5 & echo started', { timeoutMs: 3000 });
+  assert.ok(performance.now() - t0 < 2000, `took ${Math.round(performance.now() - t0)} ms`);
+  assert.equal(r.exitCode, 0);
+  assert.match(r.stdout, /started/);
+  const hung = await runHookCommand('(setsid sleep 5 &); sleep 5', { timeoutMs: 300 });
+  assert.equal(hung.timedOut, true);
+  assert.ok(hung.ms < 1500, `a hanging hook ends near its timeout, not when its orphan does (${Math.round(hung.ms)} ms)`);
+});

@@ -20,6 +20,8 @@ Wants=network-online.target vigil-guardian.service
 Type=simple
 ExecStart=${options.node} ${options.main}
 ExecReload=/bin/kill -HUP $MAINPID
+# Each keyboard the hotkey trigger reads holds one libuv pool thread while it waits for a key.
+Environment=UV_THREADPOOL_SIZE=32
 ${env}# VMs run as daemonized QEMUs in this unit's cgroup: kill only vigild on stop so they keep running
 # and are re-adopted when it starts again.
 KillMode=process

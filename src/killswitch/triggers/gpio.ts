@@ -35,6 +35,7 @@ function gpiomonVersion(command: string): Promise<number> {
 export class GpioTrigger implements KillswitchTrigger {
   readonly name: string;
   private readonly fire: Fire;
+  private settle: NodeJS.Timeout | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -43,7 +44,9 @@ export class GpioTrigger implements KillswitchTrigger {
 
   constructor(private readonly opts: GpioTriggerOptions) {
     this.name = opts.name ?? `gpio:${opts.chip}:${opts.line}`;
-    this.fire = makeFirer({ source: 'gpio', callback: opts.callback, logger: opts.logger, debounceMs: opts.debounceMs });
+    // Debounced here, on the line (trailing: the last edge once it has settled), not per action in the firer:
+    // a bouncing switch must end in the state it was thrown to, never in whichever action happened to pass last.
+    this.fire = makeFirer({ source: 'gpio', callback: opts.callback, logger: opts.logger, debounceMs: 0 });
   }
 
   /** The running gpiomon's pid (for tests and listings). */
@@ -62,6 +65,8 @@ export class GpioTrigger implements KillswitchTrigger {
   /** Stops gpiomon and any pending restart. */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.settle) clearTimeout(this.settle);
+    this.settle = undefined;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.child?.kill('SIGTERM');
@@ -112,8 +117,18 @@ export class GpioTrigger implements KillswitchTrigger {
       }
       if (ev.offset !== undefined && ev.offset !== this.opts.line) return;
       const action = ev.edge === 'rising' ? this.opts.rising : this.opts.falling;
-      if (action === 'none') return;
-      this.fire(action, `${ev.edge} edge on ${this.opts.chip} line ${this.opts.line} at ${ev.timestamp}`);
+      const detail = `${ev.edge} edge on ${this.opts.chip} line ${this.opts.line} at ${ev.timestamp}`;
+      // Every edge restarts the settling time, an edge with no action included: only the last one counts.
+      if (this.settle) clearTimeout(this.settle);
+      this.settle = undefined;
+      if (this.opts.debounceMs <= 0) {
+        if (action !== 'none') this.fire(action, detail);
+        return;
+      }
+      this.settle = setTimeout(() => {
+        this.settle = undefined;
+        if (action !== 'none' && this.running) this.fire(action, detail);
+      }, this.opts.debounceMs);
     } catch (err) {
       this.opts.logger.error({ trigger: this.name, err: String(err) }, 'gpio trigger: event handling failed');
     }

@@ -31,6 +31,15 @@ export interface HotkeyTriggerOptions {
   devRoot?: string;
 }
 
+/** Device reads in progress in this process (each holds a libuv pool thread). */
+let readersOpen = 0;
+
+/** How many devices may be read at once: the pool's size less three threads kept for everything else. */
+function readerBudget(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, pool - 3);
+}
+
 /** Reads one event device and tracks which keys are held on it. */
 class DeviceReader {
   /** A run() is under way (opening or reading): the refresh must not start another. */
@@ -54,6 +63,7 @@ class DeviceReader {
   /** Opens the device and reads until EOF, an error or stop; never rejects. */
   async run(): Promise<void> {
     this.open = true;
+    readersOpen++;
     let fh: FileHandle | undefined;
     try {
       fh = await open(this.path, 'r');
@@ -84,6 +94,7 @@ class DeviceReader {
       this.framer.reset();
       this.reading = false;
       this.open = false;
+      readersOpen--;
     }
   }
 
@@ -118,6 +129,7 @@ export class HotkeyTrigger implements KillswitchTrigger {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private warnedNone = false;
+  private warnedBudget = false;
 
   constructor(private readonly opts: HotkeyTriggerOptions) {
     this.combo = parseCombo(opts.keys);
@@ -157,6 +169,13 @@ export class HotkeyTrigger implements KillswitchTrigger {
     }
     for (const path of paths) {
       let reader = this.readers.get(path);
+      if (!reader && readersOpen >= readerBudget()) {
+        // Each read holds one of libuv's pool threads until a key comes: past the budget, reading more devices
+        // would starve every other file operation in the process (the kill switch's own included).
+        if (!this.warnedBudget) this.opts.logger.warn({ trigger: this.name, device: path, budget: readerBudget() }, 'hotkey trigger: too many input devices for the thread pool; raise UV_THREADPOOL_SIZE (vigild: 32 by default) or name the devices');
+        this.warnedBudget = true;
+        continue;
+      }
       if (!reader) {
         reader = new DeviceReader(path, this.combo, (device) => this.fire(this.opts.action, `${this.opts.keys} on ${device}`), this.opts.logger, () => this.running);
         this.readers.set(path, reader);

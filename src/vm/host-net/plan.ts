@@ -151,7 +151,9 @@ export function planHostNet(def: VmDefinition, roots: HostNetRoots = {}): HostNe
         if (!nic.address) break;
         const { pfDev, index } = vfOnPf(sys, fullPciAddress(nic.address));
         // The VF's MAC and VLAN live on the PF; the guest's driver reads them when it probes, after `cont`.
-        steps.push({ nic: nic.id, argv: ['ip', 'link', 'set', 'dev', pfDev, 'vf', String(index), 'mac', '', 'vlan', String(nic.vlan ?? 0)], why: `set VF ${index}'s MAC${nic.vlan ? ` and VLAN ${nic.vlan}` : ''} on ${pfDev}`, needsMac: true });
+        // Without `vlan`, the VF's VLAN is left as the host set it.
+        const vlan = nic.vlan === undefined ? [] : ['vlan', String(nic.vlan)];
+        steps.push({ nic: nic.id, argv: ['ip', 'link', 'set', 'dev', pfDev, 'vf', String(index), 'mac', '', ...vlan], why: `set VF ${index}'s MAC${nic.vlan ? ` and VLAN ${nic.vlan}` : ''} on ${pfDev}`, needsMac: true });
         break;
       }
       case 'user':

@@ -108,3 +108,19 @@ test('a missing gpiomon is reported with the package to install, and retried', a
   assert.ok(errors.length >= 2, `retried: ${errors.length}`);
   assert.match(JSON.stringify(errors[0]?.obj), /apt-get install gpiod/);
 });
+
+test('a bouncing switch thrown to ON ends engaged: only the last edge, once settled, acts', async () => {
+  const r = recorder();
+  const t = new GpioTrigger({ chip: '0', line: 6, rising: 'engage', falling: 'release', activeLow: false, debounceMs: 200, command: 'gpiomon', restartMs: 100, callback: r.callback, logger: memoryLogger() });
+  await t.start();
+  try {
+    const w = await openWriter(fifo);
+    await w.write('R 6\nF 6\nR 6\nF 6\nR 6\n');
+    await r.waitFor(1);
+    await sleep(300);
+    assert.deepEqual(r.calls.map((c) => c.kind), ['engage'], 'not engage then release');
+    await w.close();
+  } finally {
+    await t.stop();
+  }
+});
