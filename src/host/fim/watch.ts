@@ -38,6 +38,8 @@ export class FimWatcher {
   private watchers: FSWatcher[] = [];
   private rules: ResolvedRule[] = [];
   private baseline = new Map<string, FimEntry>();
+  /** The generation `baseline` is; a newer one (`fim update` meanwhile) is verified and loaded at the next scan. */
+  private generation = 0;
   private readonly reported = new Map<string, string>();
   private pending = new Set<string>();
   private debounce: NodeJS.Timeout | undefined;
@@ -53,7 +55,7 @@ export class FimWatcher {
 
   /** Verifies the baseline (throws when tampered), sets the watches, and runs a first full comparison. */
   async start(): Promise<FimWatchReport> {
-    this.baseline = (await this.fim.verifiedBaseline()).entries;
+    await this.loadBaseline();
     this.rules = await this.options.rules();
     for (const rule of this.rules) this.watchRule(rule);
     this.rescan = setInterval(() => void this.queue(true), this.options.rescanMs);
@@ -128,7 +130,17 @@ export class FimWatcher {
     return this.running;
   }
 
+  private async loadBaseline(): Promise<void> {
+    const base = await this.fim.verifiedBaseline();
+    this.baseline = base.entries;
+    this.generation = base.generation.generation;
+    // What was reported against the old baseline may be accepted now, or differ anew.
+    this.reported.clear();
+  }
+
   private async compare(paths: string[] | undefined): Promise<FimWatchReport> {
+    // `fim update` (another process) accepted changes: compare with what it recorded, not the stale baseline.
+    if ((this.fim.repo.latest()?.generation ?? 0) !== this.generation) await this.loadBaseline();
     // A renamed or removed directory takes its subtree with it: re-scan below every named path.
     const within = paths ? (p: string): boolean => paths.some((q) => under(p, q)) : undefined;
     const descend = paths ? (d: string): boolean => paths.some((q) => under(q, d)) : undefined;

@@ -7,6 +7,19 @@ import type { HostNetStep } from './plan.js';
 
 const run = promisify(execFile);
 
+/** Removes every VLAN of bridge port `dev` except `keep`, as `bridge -j vlan show` lists them. */
+async function pruneVlans(dev: string, keep: number): Promise<void> {
+  const { stdout } = await run('bridge', ['-j', 'vlan', 'show', 'dev', dev], { timeout: 10_000 });
+  const ports = JSON.parse(stdout || '[]') as { ifname?: string; vlans?: { vlan: number; vlanEnd?: number }[] }[];
+  for (const port of ports) {
+    for (const v of port.vlans ?? []) {
+      for (let vid = v.vlan; vid <= (v.vlanEnd ?? v.vlan); vid++) {
+        if (vid !== keep) await run('bridge', ['vlan', 'del', 'dev', dev, 'vid', String(vid)], { timeout: 10_000 });
+      }
+    }
+  }
+}
+
 /** Fills in each VF's MAC from this boot's MACs and runs every step; throws VIGIL_HOST_NET naming the step. */
 export async function applyHostNet(steps: readonly HostNetStep[], macs: Readonly<Record<string, string>>, logger: Logger): Promise<void> {
   for (const step of steps) {
@@ -14,6 +27,10 @@ export async function applyHostNet(steps: readonly HostNetStep[], macs: Readonly
     const [cmd, ...args] = argv;
     if (cmd === undefined) continue;
     try {
+      if (step.pruneVlans) {
+        await pruneVlans(step.pruneVlans.dev, step.pruneVlans.keep);
+        continue;
+      }
       await run(cmd, args, { timeout: 10_000 });
       logger.info({ nic: step.nic, argv }, step.why);
     } catch (err) {

@@ -65,8 +65,8 @@ test('tap NIC with a VLAN: its bridge port is tagged; a tap on no bridge is refu
   const root = tree(bridge('1', '0'), { 'sys/class/net/tap1/master': '../br0' });
   assert.deepEqual(
     planHostNet(def([{ type: 'tap', ifname: 'tap1', vlan: 7 }]), { sysRoot: root }).map((s) => s.argv.join(' ')),
-    ['bridge vlan add dev tap1 vid 7 pvid untagged'],
-    'default_pvid 0: nothing to leave',
+    ['bridge vlan show dev tap1', 'bridge vlan add dev tap1 vid 7 pvid untagged'],
+    'the VLANs an earlier boot left are pruned first; default_pvid 0: nothing else to leave',
   );
   assert.match(refusal(() => planHostNet(def([{ type: 'tap', ifname: 'tap2', vlan: 7 }]), { sysRoot: root })), /tap 'tap2' is not a port of a bridge/);
 });

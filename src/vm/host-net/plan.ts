@@ -20,6 +20,8 @@ export interface HostNetStep {
   why: string;
   /** Runs only with the MAC this boot resolved (a VF's `mac` argument is filled in then). */
   needsMac?: boolean;
+  /** Instead of `argv`: remove every VLAN of bridge port `dev` but `keep` (what an earlier boot or the host left). */
+  pruneVlans?: { dev: string; keep: number };
 }
 
 /** Where host facts are read (tests point these at fixture trees). */
@@ -130,6 +132,8 @@ export function planHostNet(def: VmDefinition, roots: HostNetRoots = {}): HostNe
           fail(nic.id, `tap '${nic.ifname}' is not a port of a bridge (or does not exist yet), so there is no port to tag`, `create it and add it to a VLAN-filtering bridge first (ip tuntap add dev ${nic.ifname} mode tap; ip link set ${nic.ifname} master br0), or use a bridge NIC`);
         }
         checkBridge(sys, nic.id, master);
+        // A persistent tap keeps the VLANs of earlier boots: drop them all, then add this one.
+        steps.push({ nic: nic.id, argv: ['bridge', 'vlan', 'show', 'dev', nic.ifname], why: `remove the other VLANs of ${nic.ifname}`, pruneVlans: { dev: nic.ifname, keep: nic.vlan } });
         steps.push(...portVlanSteps(sys, nic.id, nic.ifname, master, nic.vlan));
         break;
       }
