@@ -165,6 +165,15 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   // must not be able to fill the audit log.
   const auditLimiter = new TokenBucketLimiter({ ratePerSec: 5, burst: 50 });
 
+  /** True when `origin` is the server the request was sent to (scheme and host as the browser addressed it). */
+  const sameOrigin = (origin: string, req: FastifyRequest): boolean => {
+    try {
+      return new URL(origin).host === (req.headers.host ?? '');
+    } catch {
+      return false;
+    }
+  };
+
   /** A session token from `Authorization: Bearer` or the session cookie, if the request carries one. */
   const sessionTokenOf = (req: FastifyRequest): string | undefined => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -185,6 +194,17 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
       }
       if (destructive && options.requireV2ForDestructive === true) {
         throw new VigilError('VIGIL_AUTH_VERSION', 'this request needs a v2 signature (X-Auth-Version: 2); sessions cannot make it', { context: { required: 2 } });
+      }
+      // A cookie is sent by the browser whichever page asks, including another origin on the same site (another
+      // port on localhost): a cookie-authenticated request from a page that is not the dashboard is refused. A GET
+      // is safe to answer, except a WebSocket upgrade, which is a live channel (console, events).
+      const viaCookie = !/^Bearer\s/i.test(req.headers.authorization ?? '');
+      const origin = req.headers.origin;
+      const upgrade = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+      if (viaCookie && origin !== undefined && (req.method !== 'GET' || upgrade) && !sameOrigin(origin, req)) {
+        const err = new VigilError('VIGIL_FORBIDDEN', `a session cookie is accepted only from the dashboard's own origin, not ${origin}`);
+        if (auditLimiter.take(rateLimitKey(clientIp(req)), Date.now() / 1000)) audit(req, err, session.address);
+        throw err;
       }
       req.caller = deps.access.caller(session.address);
       req.sessionToken = token;
@@ -266,6 +286,10 @@ export async function buildApi(options: ApiOptions): Promise<Api> {
   registerDashboard(app, dashboardDir());
 
   // State changes made through this process's services reach /events subscribers.
+  // A VM that stops leaves no attached kernel behind (its RAM file would stay allocated while the fd is open).
+  options.vigil.vms.onStateChange((e) => {
+    if (e.to !== 'running' && e.to !== 'paused') void deps.linux.forget(e.vm);
+  });
   options.vigil.vms.onStateChange((e) => deps.events.publish({ type: 'vm-state', vm: e.vm, time: e.time, data: { from: e.from, to: e.to, reason: e.reason } }));
   options.vigil.audit.onAppend((row) => deps.events.publish({ type: 'audit', vm: row.vm === '-' ? '' : row.vm, time: row.time, data: { ...row } }));
   options.host?.onEvent((e) => deps.events.publish({ type: 'host', vm: '', time: new Date().toISOString(), data: { ...e } }));

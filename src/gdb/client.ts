@@ -467,7 +467,10 @@ export class GdbClient {
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending = undefined;
-        reject(new VigilError('VIGIL_GDB_TIMEOUT', `no reply to ${name} within ${timeoutMs} ms`, { context: { packet: name, timeoutMs } }));
+        const err = new VigilError('VIGIL_GDB_TIMEOUT', `no reply to ${name} within ${timeoutMs} ms`, { context: { packet: name, timeoutMs } });
+        reject(err);
+        // Replies carry no ids: a late one would be taken for the next request's. The connection cannot be trusted.
+        this.teardown(err);
       }, timeoutMs);
       this.pending = {
         what: name,

@@ -159,6 +159,14 @@ test('Sign-In with Ethereum: challenge, login, session by bearer and cookie, log
   const list = await fetch(`${url}/vms`, { headers: { authorization: `Bearer ${token}` } });
   assert.deepEqual(((await list.json()) as { vms: { id: string }[] }).vms.map((v) => v.id), ['foreign']);
   assert.equal((await fetch(`${url}/vms`, { headers: { cookie: `vigil_session=${token}` } })).status, 200);
+  // The cookie from another origin on the same site (another localhost port): refused for anything but a plain GET.
+  const host = new URL(url).host;
+  const foreign = await fetch(`${url}/vms/foreign/pause`, { method: 'POST', headers: { cookie: `vigil_session=${token}`, origin: 'http://localhost:8080' } });
+  assert.equal(foreign.status, 403);
+  assert.match(((await foreign.json()) as { error: { message: string } }).error.message, /only from the dashboard's own origin/);
+  assert.equal((await fetch(`${url}/vms`, { headers: { cookie: `vigil_session=${token}`, origin: 'http://localhost:8080' } })).status, 200, 'a plain GET');
+  const own = await fetch(`${url}/vms/nosuchvm/pause`, { method: 'POST', headers: { cookie: `vigil_session=${token}`, origin: `http://${host}` } });
+  assert.notEqual(own.status, 403, 'the dashboard itself is not refused');
   assert.equal((await post('/auth/logout', {}, { authorization: `Bearer ${token}` })).status, 200);
   assert.equal((await fetch(`${url}/vms`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
   const stranger = new Wallet(Wallet.createRandom().privateKey);

@@ -32,6 +32,8 @@ const INIT = `for n in 1 2 3 4; do ln -s /bin/busybox /bin/busyboxvq$n; done
 /bin/busyboxvq1 sleep 3001 &
 /bin/busyboxvq2 sleep 3002 &
 (cd / && exec /bin/busyboxvq3 sleep 3003) &
+# A process that plants copies of what the host looks for (init_task's comm, VMCOREINFO) must not blind it.
+yes swapper/0 | tr '\\n' '\\000' | head -c 3000000 > /spray1; yes OSRELEASE=6.6.6-fake | head -c 300000 > /spray2
 procs() { echo "$1-BEGIN"; for d in /proc/[0-9]*; do set -- $(cat $d/stat 2>/dev/null) && echo "PROC $1 $4 $2"; done; echo "$1-END"; }
 procs FIRST
 modprobe dummy; modprobe virtio_net

@@ -96,18 +96,27 @@ export function registerVmiEvents(app: FastifyInstance, deps: ApiDeps, authentic
       const { traps, vcpu } = parseEventQuery(req.query as Record<string, unknown>);
       const args = { traps: traps.map((t) => ({ ...t, address: hex(t.address) })), ...(vcpu === undefined ? {} : { vcpu }) };
       let sent = 0;
+      let cpu: VmiCpu | undefined;
       let events: VmiEvents | undefined;
-      let closed = false;
-      const end = async (): Promise<void> => {
-        if (closed) return;
-        closed = true;
-        await events?.close({ resume: true }).catch((err: unknown) => deps.logger.warn({ vm: id, err: String(err) }, 'vmi events: detach failed'));
-        audit(deps, id, principal, 'ok', `vCPU events detached after ${sent} event(s)`, { ...args, sent });
+      let socketClosed = false;
+      let detached = false;
+      // Detaches whatever was attached so far (the events layer, or only the gdbstub), once.
+      const detach = async (): Promise<void> => {
+        if (detached) return;
+        detached = true;
+        const closing = events ? events.close({ resume: true }) : cpu?.close();
+        await closing?.catch((err: unknown) => deps.logger.warn({ vm: id, err: String(err) }, 'vmi events: detach failed'));
+        if (cpu) audit(deps, id, principal, 'ok', `vCPU events detached after ${sent} event(s)`, { ...args, sent });
       };
-      socket.on('close', () => void end());
+      socket.on('close', () => {
+        socketClosed = true;
+        // While attaching, the attach itself detaches when it sees the socket gone (below).
+        if (events || !cpu) void detach();
+      });
       void (async () => {
         try {
-          const cpu = await VmiCpu.open(deps.vigil.vms.files(id).gdbSocket);
+          cpu = await VmiCpu.open(deps.vigil.vms.files(id).gdbSocket);
+          if (socketClosed) return await detach();
           events = new VmiEvents(cpu, { logger: deps.logger });
           for (const trap of traps) {
             await events.subscribe({ trap, ...(vcpu === undefined ? {} : { vcpu }) }, async (e): Promise<'continue'> => {
@@ -117,10 +126,11 @@ export function registerVmiEvents(app: FastifyInstance, deps: ApiDeps, authentic
               sent++;
               return 'continue';
             });
+            if (socketClosed) return await detach();
           }
           audit(deps, id, principal, 'ok', 'vCPU events attached', args);
-          if (closed) return await end();
           await events.start();
+          if (socketClosed) return await detach();
           socket.send(JSON.stringify({ kind: 'armed', traps: args.traps }) + '\n');
         } catch (err) {
           const ve = toVigilError(err);
@@ -129,7 +139,7 @@ export function registerVmiEvents(app: FastifyInstance, deps: ApiDeps, authentic
             socket.send(JSON.stringify({ kind: 'error', code: ve.code, message: ve.message }) + '\n');
             socket.close(1011, ve.code);
           }
-          await end();
+          await detach();
         }
       })();
     },

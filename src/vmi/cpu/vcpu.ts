@@ -30,6 +30,7 @@ function sameThread(a: ThreadId, b: ThreadId): boolean {
 export class VmiCpu {
   readonly gdb: GdbClient;
   private list: Vcpu[] = [];
+  private physicalChain: Promise<unknown> = Promise.resolve();
 
   private constructor(gdb: GdbClient) {
     this.gdb = gdb;
@@ -97,18 +98,42 @@ export class VmiCpu {
 
   /** Reads guest virtual memory through the vCPU's own page tables (QEMU walks them). */
   async readVirtual(address: bigint, length: number, vcpu = 0): Promise<Buffer> {
-    await this.gdb.selectThread(this.vcpu(vcpu).thread);
-    return this.gdb.readMemory(address, length);
+    return this.inMode(async () => {
+      await this.gdb.selectThread(this.vcpu(vcpu).thread);
+      return this.gdb.readMemory(address, length);
+    });
+  }
+
+  /** Writes guest physical memory with QEMU's physical mode, switched back to virtual afterwards. */
+  async writePhysical(address: bigint, data: Uint8Array): Promise<void> {
+    return this.inMode(async () => {
+      await this.gdb.setPhysicalMemoryMode(true);
+      try {
+        await this.gdb.writeMemory(address, data);
+      } finally {
+        await this.gdb.setPhysicalMemoryMode(false);
+      }
+    });
+  }
+
+  /** Runs memory accesses one at a time: the physical/virtual mode is the connection's, shared by all of them. */
+  private inMode<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.physicalChain.then(fn);
+    this.physicalChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Reads guest physical memory with QEMU's physical mode, switched back to virtual afterwards. */
   async readPhysical(address: bigint, length: number): Promise<Buffer> {
-    await this.gdb.setPhysicalMemoryMode(true);
-    try {
-      return await this.gdb.readMemory(address, length);
-    } finally {
-      await this.gdb.setPhysicalMemoryMode(false);
-    }
+    // One at a time: the mode is the connection's, and two interleaved reads would run one of them in virtual mode.
+    return this.inMode(async () => {
+      await this.gdb.setPhysicalMemoryMode(true);
+      try {
+        return await this.gdb.readMemory(address, length);
+      } finally {
+        await this.gdb.setPhysicalMemoryMode(false);
+      }
+    });
   }
 
   /** Pauses a running guest (all vCPUs) and returns the stop; the stop is the interrupt's or a concurrent event's. */

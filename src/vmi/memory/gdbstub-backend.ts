@@ -36,12 +36,7 @@ export class GdbstubBackend implements MemoryBackend {
   async write(_range: RamRange, _blockOffset: number, pa: number, src: Buffer): Promise<void> {
     this.check();
     if (!this.capabilities.write) throw new VigilError('VIGIL_VMI_BACKEND', 'this gdbstub backend was opened read-only', {});
-    await this.cpu.gdb.setPhysicalMemoryMode(true);
-    try {
-      await this.cpu.gdb.writeMemory(BigInt(pa), src);
-    } finally {
-      await this.cpu.gdb.setPhysicalMemoryMode(false);
-    }
+    await this.cpu.writePhysical(BigInt(pa), src);
   }
 
   /** Detaches: QEMU resumes the guest. */

@@ -4,5 +4,5 @@
 export interface PhysicalMemory {
   readPhys(pa: number | bigint, len: number): Promise<Buffer>;
   /** Guest-physical addresses where `needle` occurs, ascending. */
-  search(needle: Buffer | string, options?: { limit?: number }): Promise<number[]>;
+  search(needle: Buffer | string, options?: { limit?: number; start?: number; end?: number }): Promise<number[]>;
 }

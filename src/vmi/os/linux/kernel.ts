@@ -55,23 +55,22 @@ export class LinuxKernel {
    * VIGIL_VMI_BTF or VIGIL_VMI_KERNEL with what to supply otherwise.
    */
   static async attach(mem: KernelMemory, options: { btfFile?: string } = {}): Promise<LinuxKernel> {
-    const findBtf = options.btfFile === undefined ? locateBtf(mem).then((l) => l.btf) : readBtfFile(options.btfFile);
-    const [btf, info] = await Promise.all([findBtf, locateVmcoreinfo(mem)]);
-    const physBase = info.numbers.get('phys_base');
-    const topPgt = info.symbols.get('init_top_pgt');
-    if (physBase === undefined || topPgt === undefined) {
-      throw new VigilError('VIGIL_VMI_KERNEL', 'VMCOREINFO lacks NUMBER(phys_base) or SYMBOL(init_top_pgt): not an x86-64 kernel Vigil knows; supply a vmlinux', {});
-    }
-    const levels: PagingLevels = info.numbers.get('pgtable_l5_enabled') === 1n ? 5 : 4;
-    const dtb = topPgt - START_KERNEL_MAP + physBase;
-    const virt = new VirtualMemory(mem, levels);
-    // The DTB must map its own symbol to itself: a wrong phys_base or a torn read shows here, not as wrong answers later.
-    const self = await virt.toPhys(topPgt, dtb).catch(() => undefined);
-    if (self === undefined || BigInt(self) !== dtb) {
-      throw new VigilError('VIGIL_VMI_KERNEL', `the kernel page-table root at ${hex(dtb)} does not map init_top_pgt to itself: the guest may still be booting, or memory does not hold together`, { context: { dtb: hex(dtb) } });
-    }
+    // VMCOREINFO first: a candidate counts only if its page-table root maps init_top_pgt to itself (a wrong
+    // phys_base, a torn read or a copy planted by a guest process shows here, not as wrong answers later).
+    let checked: { dtb: bigint; virt: VirtualMemory; physBase: bigint; topPgt: bigint } | undefined;
+    const info = await locateVmcoreinfo(mem, async (i) => {
+      checked = await checkRoot(mem, i);
+      return checked !== undefined;
+    });
+    if (!checked) throw new VigilError('VIGIL_VMI_KERNEL', 'VMCOREINFO without a usable page-table root', {});
+    const { dtb, virt, physBase, topPgt } = checked;
+    // The kernel image, where .BTF and init_task live: from _stext to init_top_pgt (.data), plus room for .data.
+    const stext = info.symbols.get('_stext');
+    const imageStart = stext === undefined ? 0 : Number(stext - START_KERNEL_MAP + physBase);
+    const dataEnd = Number(topPgt - START_KERNEL_MAP + physBase) + IMAGE_DATA_SLACK;
+    const btf = options.btfFile === undefined ? (await locateBtf(mem, stext === undefined ? {} : { start: imageStart, end: Number(dtb) })).btf : await readBtfFile(options.btfFile);
     const kernel = new LinuxKernel(mem, btf, info, virt, dtb, 0n);
-    return new LinuxKernel(mem, btf, info, virt, dtb, await kernel.findInitTask(physBase));
+    return new LinuxKernel(mem, btf, info, virt, dtb, await kernel.findInitTask(physBase, { start: imageStart, end: dataEnd }));
   }
 
   /** The layout of a kernel struct (cached). */
@@ -122,14 +121,24 @@ export class LinuxKernel {
    * init_task: the `swapper/0` comm at task_struct's comm offset, in the kernel image, with pid 0 and a tasks
    * list whose first entry links back to it.
    */
-  private async findInitTask(physBase: bigint): Promise<bigint> {
+  private async findInitTask(physBase: bigint, range: { start: number; end: number }): Promise<bigint> {
     const task = this.layout('task_struct');
     const commOff = task.offsetOf('comm');
     const tasksOff = BigInt(task.offsetOf('tasks'));
     const prevOff = BigInt(this.layout('list_head').offsetOf('prev'));
+    const pidOff = task.offsetOf('pid');
+    const tgidOff = task.offsetOf('tgid');
     let checked = 0;
-    for (const hit of await this.mem.search(Buffer.from('swapper/0\0'), { limit: 64 })) {
-      const pa = BigInt(hit - commOff);
+    // Within the kernel image only, and every hit: the image has freed gaps a guest process's pages can land in,
+    // so copies of the string there must not crowd the real one out. Cheap physical tests first.
+    const hits = await this.mem.search(Buffer.from('swapper/0\0'), { limit: 10_000_000, ...range });
+    for (const hit of hits) {
+      const base = hit - commOff;
+      // init_task is cache-line aligned, with pid and tgid 0.
+      if (base % 64 !== 0) continue;
+      const ids = await this.mem.readPhys(base + Math.min(pidOff, tgidOff), Math.abs(tgidOff - pidOff) + 4).catch(() => undefined);
+      if (!ids || ids.readInt32LE(pidOff - Math.min(pidOff, tgidOff)) !== 0 || ids.readInt32LE(tgidOff - Math.min(pidOff, tgidOff)) !== 0) continue;
+      const pa = BigInt(base);
       const va = pa - physBase + START_KERNEL_MAP;
       checked++;
       try {
@@ -145,6 +154,22 @@ export class LinuxKernel {
     }
     throw new VigilError('VIGIL_VMI_KERNEL', `init_task not found (${checked} swapper/0 candidate(s) checked): the guest may still be booting; supply a vmlinux or System.map for its address`, { context: { checked } });
   }
+}
+
+/** How far past init_top_pgt the search for init_task goes (the rest of .data; .bss is not searched). */
+const IMAGE_DATA_SLACK = 32 << 20;
+
+/** The page-table root VMCOREINFO names, if it maps init_top_pgt to itself. */
+async function checkRoot(mem: KernelMemory, info: VmcoreInfo): Promise<{ dtb: bigint; virt: VirtualMemory; physBase: bigint; topPgt: bigint } | undefined> {
+  const physBase = info.numbers.get('phys_base');
+  const topPgt = info.symbols.get('init_top_pgt');
+  if (physBase === undefined || topPgt === undefined) return undefined;
+  const levels: PagingLevels = info.numbers.get('pgtable_l5_enabled') === 1n ? 5 : 4;
+  const dtb = topPgt - START_KERNEL_MAP + physBase;
+  if (dtb <= 0n) return undefined;
+  const virt = new VirtualMemory(mem, levels);
+  const self = await virt.toPhys(topPgt, dtb).catch(() => undefined);
+  return self !== undefined && BigInt(self) === dtb ? { dtb, virt, physBase, topPgt } : undefined;
 }
 
 /** `0x`-prefixed hex. */

@@ -34,6 +34,8 @@ interface Attached {
 /** Attached kernels of running VMs, for callers that list more than once (vigild's API, benchmarks). */
 export class LinuxViews {
   private readonly attached = new Map<string, Promise<Attached>>();
+  /** The settled attach of each VM (to tell whether a failed view's attach is still the current one). */
+  private readonly current = new Map<string, Attached>();
 
   constructor(private readonly opts: { paths: VigilPaths; store: StoreDb; btfFile?: string }) {}
 
@@ -47,9 +49,11 @@ export class LinuxViews {
       a.memory.memory.recordDump(`vmi-linux-${view}`, {}, `${view} as ${principal}`, 'ok', performance.now() - started);
       return result;
     } catch (err) {
-      a?.memory.memory.recordDump(`vmi-linux-${view}`, {}, `${view} as ${principal}`, 'failed', performance.now() - started, err instanceof VigilError ? err.code : 'error');
-      // A kernel that stopped making sense (a reboot, a new QEMU) is attached afresh next time.
-      await this.forget(vm);
+      const code = err instanceof VigilError ? err.code : 'error';
+      a?.memory.memory.recordDump(`vmi-linux-${view}`, {}, `${view} as ${principal}`, 'failed', performance.now() - started, code);
+      // A list that changed while it was read is worth a retry on the same kernel; anything else (a reboot, a
+      // new QEMU, memory gone) is attached afresh next time. Only this attach is dropped, not a newer one.
+      if (code !== 'VIGIL_VMI_KERNEL' && code !== 'VIGIL_INVALID_INPUT' && a && this.current.get(vm) === a) await this.forget(vm);
       throw err;
     }
   }
@@ -58,6 +62,7 @@ export class LinuxViews {
   async forget(vm: string): Promise<void> {
     const a = this.attached.get(vm);
     this.attached.delete(vm);
+    this.current.delete(vm);
     await a?.then((x) => x.memory.close()).catch(() => undefined);
   }
 
@@ -79,7 +84,9 @@ export class LinuxViews {
       // The views need no monitor after this: free it for the VM's other users (QEMU serves one client each).
       await memory.qmp.close();
       try {
-        return { pid: memory.pid, memory, kernel: await LinuxKernel.attach(memory.memory, this.opts.btfFile === undefined ? {} : { btfFile: this.opts.btfFile }) };
+        const a = { pid: memory.pid, memory, kernel: await LinuxKernel.attach(memory.memory, this.opts.btfFile === undefined ? {} : { btfFile: this.opts.btfFile }) };
+        this.current.set(vm, a);
+        return a;
       } catch (err) {
         await memory.close();
         throw err;

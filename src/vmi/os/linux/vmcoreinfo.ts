@@ -48,16 +48,26 @@ export function parseVmcoreinfo(text: string): VmcoreInfo | undefined {
 }
 
 /**
- * Searches guest RAM for VMCOREINFO. The kernel keeps the text twice (its buffer and the ELF note); any copy that
- * parses and names `init_top_pgt` will do, and all must agree on the release.
+ * Searches guest RAM for VMCOREINFO. The kernel keeps the text twice (its buffer and the ELF note); the first copy
+ * that parses, names `init_top_pgt` and passes `accept` (the caller's check that its page tables hold together)
+ * wins. Every occurrence is tried: copies of the text planted by a guest process cannot crowd the real one out.
  */
-export async function locateVmcoreinfo(mem: PhysicalMemory): Promise<VmcoreInfo> {
-  for (const offset of await mem.search('OSRELEASE=', { limit: 1000 })) {
+export async function locateVmcoreinfo(mem: PhysicalMemory, accept: (info: VmcoreInfo) => Promise<boolean> = () => Promise.resolve(true)): Promise<VmcoreInfo> {
+  let candidates = 0;
+  for (const offset of await mem.search('OSRELEASE=', { limit: 1_000_000 })) {
     // The text fills at most the one page the kernel allocated for it; never read past that page (the next may be a hole).
     const bytes = await mem.readPhys(offset, 4096 - (offset % 4096));
     const end = bytes.indexOf(0);
     const info = parseVmcoreinfo(bytes.toString('latin1', 0, end === -1 ? bytes.length : end));
-    if (info?.symbols.has('init_top_pgt')) return info;
+    if (!info?.symbols.has('init_top_pgt')) continue;
+    candidates++;
+    if (await accept(info)) return info;
   }
-  throw new VigilError('VIGIL_VMI_KERNEL', 'no VMCOREINFO in guest memory: the kernel may be built without CONFIG_CRASH_CORE, or still booting; supply a vmlinux (or System.map) for its symbols', {});
+  throw new VigilError(
+    'VIGIL_VMI_KERNEL',
+    candidates === 0
+      ? 'no VMCOREINFO in guest memory: the kernel may be built without CONFIG_CRASH_CORE, or still booting; supply a vmlinux (or System.map) for its symbols'
+      : `${candidates} VMCOREINFO candidate(s) found, none whose page tables hold together: the guest may still be booting`,
+    { context: { candidates } },
+  );
 }

@@ -8,6 +8,9 @@ import type { PhysicalMemory } from '../access.js';
 import { btfLength, parseBtf, readBtfHeader, type Btf } from './parse.js';
 
 /** The magic, version 1, flags 0, then hdr_len 24: the first 8 bytes of a kernel BTF blob. */
+/** The largest BTF blob taken for a kernel's. */
+const MAX_BTF = 64 << 20;
+
 const SIGNATURE = Buffer.from([0x9f, 0xeb, 0x01, 0x00, 0x18, 0x00, 0x00, 0x00]);
 
 /** Where the BTF was found (guest-physical) and what it holds. */
@@ -18,14 +21,15 @@ export interface LocatedBtf {
 }
 
 /** Searches guest RAM for the kernel's BTF; throws VIGIL_VMI_BTF saying what to supply when there is none. */
-export async function locateBtf(mem: PhysicalMemory): Promise<LocatedBtf> {
+export async function locateBtf(mem: PhysicalMemory, range: { start?: number; end?: number } = {}): Promise<LocatedBtf> {
   let best: LocatedBtf | undefined;
   let candidates = 0;
-  for (const offset of await mem.search(SIGNATURE, { limit: 10_000 })) {
+  for (const offset of await mem.search(SIGNATURE, { limit: 10_000, ...range })) {
     const header = readBtfHeader(await mem.readPhys(offset, 24));
     if (!header) continue;
     const length = btfLength(header);
-    if (best && length <= best.length) continue;
+    // A kernel's BTF is a few MiB; a header claiming more is not one (and must not make us read hundreds of MiB).
+    if (length > MAX_BTF || (best && length <= best.length)) continue;
     candidates++;
     try {
       const btf = parseBtf(await mem.readPhys(offset, length));
