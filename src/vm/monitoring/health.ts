@@ -4,12 +4,25 @@
  * serial console, or its boot_complete call). A VM found unhealthy several times in a row is marked so in its
  * history and, when its restart policy asks for restarts (on-failure, always), restarted.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Logger } from '../../core/log.js';
 import type { QmpClient } from '../../qmp/client.js';
 import type { VmService } from '../service.js';
 import { procStats } from './proc.js';
 import { internalQmp } from './stats.js';
+import { snapshotBusyMarker } from '../snapshot/service.js';
+
+/** A snapshot job's marker, fresh enough to be believed (a crashed snapshotter's stale one is not). */
+function snapshotRunning(runtimeDir: string): boolean {
+  try {
+    return Date.now() - statSync(snapshotBusyMarker(runtimeDir)).mtimeMs < SNAPSHOT_MARKER_MAX_AGE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Longer than any snapshot of a VM Vigil runs takes to write. */
+const SNAPSHOT_MARKER_MAX_AGE_MS = 60 * 60 * 1000;
 
 /** The outcome of one check. */
 export interface HealthStatus {
@@ -101,7 +114,9 @@ export class HealthMonitor {
       qmp.ok = true;
     } catch (err) {
       qmp.error = (err as Error).message;
-      reasons.push(`the monitor did not answer within ${timeoutMs} ms (${(err as Error).message})`);
+      // A snapshot job holds QEMU's main loop for as long as it takes to write the guest's memory: busy, not hung.
+      if (snapshotRunning(this.vms.files(vm.name).runtimeDir)) qmp.error += ' (a snapshot job runs: not counted)';
+      else reasons.push(`the monitor did not answer within ${timeoutMs} ms (${(err as Error).message})`);
     } finally {
       qmp.ms = Date.now() - started;
       if (client !== held) await client?.close().catch(() => undefined);

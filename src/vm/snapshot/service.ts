@@ -9,6 +9,8 @@ import type { Monitor } from '../monitor.js';
 import type { Vm, VmService } from '../service.js';
 import { withDefaultIds } from '../argv/ids.js';
 import { ExternalSnapshots } from './external.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runJob } from './jobs.js';
 import { liveTopNodes } from './live-nodes.js';
 import { findSnapshotDisks, snapshotDisks, type SnapshotDisks } from './nodes.js';
@@ -187,6 +189,10 @@ export class SnapshotService {
     onProgress?: (percent: number) => void,
   ): Promise<number> {
     const m = await this.open(vm);
+    // QEMU runs the job on its main loop and answers nothing else meanwhile: the marker tells health checks (in
+    // vigild, whichever process took the snapshot) that a silent monitor is busy, not hung.
+    const marker = snapshotBusyMarker(this.vms.files(vm).runtimeDir);
+    writeFileSync(marker, `${process.pid} ${command}\n`, { mode: 0o600 });
     try {
       const tops = await liveTopNodes(m.qmp, disks.devices);
       const nodes = { vmstate: tops.get(disks.vmstate.id)!, devices: disks.devices.map((id) => tops.get(id)!) };
@@ -194,9 +200,15 @@ export class SnapshotService {
       const { ms } = await runJob(m.qmp, m.client, command, { 'job-id': jobId, ...args(nodes) }, onProgress ? { onProgress } : {});
       return ms;
     } finally {
+      rmSync(marker, { force: true });
       await m.close();
     }
   }
+}
+
+/** The file that says a snapshot job runs on a VM (see HealthMonitor). */
+export function snapshotBusyMarker(runtimeDir: string): string {
+  return join(runtimeDir, 'snapshot.busy');
 }
 
 function withIds(vm: Vm): string[] {
