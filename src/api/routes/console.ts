@@ -10,6 +10,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VigilError, toVigilError } from '../../core/errors.js';
 import type { ApiDeps } from '../context.js';
 
+/** Bytes queued on the WebSocket above which the serial socket is no longer read, and below which it is again. */
+const CONSOLE_HIGH_WATER = 1 << 20;
+const CONSOLE_LOW_WATER = 256 << 10;
+
 /** Lines of the console log sent before the live stream, so the page does not open on a blank screen. */
 const BACKLOG_LINES = 200;
 
@@ -60,8 +64,14 @@ export function registerConsole(app: FastifyInstance, deps: ApiDeps, authenticat
         // no log yet: the live stream is enough
       }
       const serial = createConnection({ path: deps.vigil.vms.files(vm.name).serialSocket });
+      // A guest that prints faster than the client reads must not grow vigild's memory: stop reading the serial
+      // socket while the WebSocket's buffer is full, and go on once it has drained.
       serial.on('data', (d: Buffer) => {
-        if (socket.readyState === socket.OPEN) socket.send(d);
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(d, () => {
+          if (serial.isPaused() && socket.bufferedAmount < CONSOLE_LOW_WATER) serial.resume();
+        });
+        if (socket.bufferedAmount > CONSOLE_HIGH_WATER) serial.pause();
       });
       serial.on('error', (err) => {
         deps.logger.warn({ vm: vm.name, err: err.message }, 'serial console connection failed');
