@@ -335,3 +335,32 @@ test("QEMU's gdbstub agrees: physical reads in its physical mode, and virtual re
   serial.write('echo "AFTER-GDB=$((40+3))"\n');
   await waitFor(/AFTER-GDB=43/);
 });
+
+test('vCPU events over the API: the client is told when the guest goes away', async () => {
+  vigil.add([h.write('gone.yaml', 'name: gone\nmemory: 64M\naccel: tcg\nintrospection: true\n')]);
+  const gone = await vigil.start('gone');
+  const api = await buildApi({ vigil, logger: silentLogger, imagesDir: h.home });
+  try {
+    const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const owner = new PyClient(url, Wallet.createRandom().privateKey);
+    const repo = new AccessRepo(vigil.db);
+    repo.upsertPrincipal(owner.address, null);
+    repo.grant('gone', owner.address, 'Owner', 'test');
+    const headers = await owner.sign('/vms/gone/vmi/events', undefined, Math.floor(Date.now() / 1000));
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/vms/gone/vmi/events?break=0x1000`, { headers });
+    const kinds: string[] = [];
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (d: Buffer) => {
+        for (const l of d.toString().split('\n').filter(Boolean)) kinds.push((JSON.parse(l) as { kind: string }).kind);
+        if (kinds.includes('armed')) resolve();
+      });
+      ws.on('error', reject);
+    });
+    process.kill(gone.pid!, 'SIGKILL');
+    assert.equal(await closed, 1011);
+    assert.deepEqual(kinds, ['armed', 'ended']);
+  } finally {
+    await api.app.close();
+  }
+});

@@ -129,6 +129,16 @@ export function registerVmiEvents(app: FastifyInstance, deps: ApiDeps, authentic
             if (socketClosed) return await detach();
           }
           audit(deps, id, principal, 'ok', 'vCPU events attached', args);
+          // The event stream ends when the guest exits or the gdbstub goes away (or on our own detach): the client
+          // is told, instead of waiting on a socket that will never carry another event.
+          const ended = events.events({ filter: { kind: 'exit' } });
+          void (async () => {
+            for await (const e of ended) void e;
+            if (!detached && socket.readyState === socket.OPEN) {
+              socket.send(JSON.stringify({ kind: 'ended', message: 'the guest exited or its gdbstub closed' }) + '\n');
+              socket.close(1011, 'gdbstub gone');
+            }
+          })();
           await events.start();
           if (socketClosed) return await detach();
           socket.send(JSON.stringify({ kind: 'armed', traps: args.traps }) + '\n');
