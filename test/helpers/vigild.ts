@@ -1,4 +1,4 @@
-/** Runs the real vigild (from source) in a child process and reads its JSON log lines. */
+/** Runs the real vigild (or another Vigil process, such as the guardian) from source and reads its JSON log lines. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -10,7 +10,8 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-export interface Vigild {
+/** A Vigil process started from source, with its log lines as they arrive. */
+export interface LoggedProcess {
   process: ChildProcess;
   logs: LogLine[];
   /** Resolves with the first log line (already seen or future) that matches. */
@@ -19,15 +20,17 @@ export interface Vigild {
   exited: Promise<number | null>;
 }
 
+export type Vigild = LoggedProcess;
+
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-/** Starts vigild with the given environment (VIGIL_HOME at least). */
-export function startVigild(env: Record<string, string>): Vigild {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', VMM_API_PORT: '0', ...env },
+/** Starts `main` (a TypeScript entry point) through tsx with `env`; `label` names it in errors. */
+export function startLoggedProcess(main: string, env: Record<string, string>, label: string): LoggedProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -37,15 +40,13 @@ export function startVigild(env: Record<string, string>): Vigild {
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl !== -1) {
+    for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
       try {
         logs.push(JSON.parse(buf.slice(0, nl)) as LogLine);
       } catch {
         // not a log line
       }
       buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
     }
     for (const w of [...waiters]) w();
   });
@@ -65,7 +66,7 @@ export function startVigild(env: Record<string, string>): Vigild {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`vigild log line not seen within ${timeoutMs} ms; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`));
+          reject(new Error(`${label} log line not seen within ${timeoutMs} ms; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`));
         }, timeoutMs);
         const check = (): void => {
           const hit = logs.find(predicate);
@@ -76,7 +77,7 @@ export function startVigild(env: Record<string, string>): Vigild {
           } else if (child.exitCode !== null) {
             clearTimeout(timer);
             waiters.delete(check);
-            reject(new Error(`vigild exited (${child.exitCode}) before the log line; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`));
+            reject(new Error(`${label} exited (${child.exitCode}) before the log line; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`));
           }
         };
         waiters.add(check);
@@ -84,4 +85,9 @@ export function startVigild(env: Record<string, string>): Vigild {
       });
     },
   };
+}
+
+/** Starts vigild with the given environment (VIGIL_HOME at least). */
+export function startVigild(env: Record<string, string>): Vigild {
+  return startLoggedProcess(MAIN, env, 'vigild');
 }

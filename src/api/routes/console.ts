@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { VigilError, toVigilError } from '../../core/errors.js';
+import { VigilError } from '../../core/errors.js';
+import { upgradeGuard } from './upgrade-guard.js';
 import type { ApiDeps } from '../context.js';
 
 /** Bytes queued on the WebSocket above which the serial socket is no longer read, and below which it is again. */
@@ -31,27 +32,17 @@ export function registerConsole(app: FastifyInstance, deps: ApiDeps, authenticat
     '/vms/:id/console',
     {
       websocket: true,
-      preValidation: (req, _reply, done) => {
-        const id = (req.params as { id: string }).id;
-        try {
-          authenticate(req);
-          const caller = req.caller!;
-          try {
-            deps.access.require(caller, id, 'Operator', 'the serial console');
-            const vm = deps.vigil.vms.get(id);
-            if (!existsSync(deps.vigil.vms.files(vm.name).serialSocket)) {
-              throw new VigilError('VIGIL_VM_STATE', `VM '${id}' is ${vm.state}: the serial console needs a running VM`, { context: { vm: id, state: vm.state } });
-            }
-          } catch (err) {
-            const ve = toVigilError(err);
-            audit(deps, id, caller.address, 'refused', ve.message, ve.code);
-            throw ve;
+      preValidation: upgradeGuard(
+        authenticate,
+        (id, caller) => {
+          deps.access.require(caller, id, 'Operator', 'the serial console');
+          const vm = deps.vigil.vms.get(id);
+          if (!existsSync(deps.vigil.vms.files(vm.name).serialSocket)) {
+            throw new VigilError('VIGIL_VM_STATE', `VM '${id}' is ${vm.state}: the serial console needs a running VM`, { context: { vm: id, state: vm.state } });
           }
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
+        },
+        (id, caller, ve) => audit(deps, id, caller.address, 'refused', ve.message, ve.code),
+      ),
     },
     (socket, req) => {
       const id = (req.params as { id: string }).id;

@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VigilError, toVigilError } from '../../core/errors.js';
+import { upgradeGuard } from './upgrade-guard.js';
 import { VmiCpu } from '../../vmi/cpu/vcpu.js';
 import { VmiEvents } from '../../vmi/events/events.js';
 import type { Trap, VmiEvent } from '../../vmi/events/types.js';
@@ -68,27 +69,17 @@ export function registerVmiEvents(app: FastifyInstance, deps: ApiDeps, authentic
     '/vms/:id/vmi/events',
     {
       websocket: true,
-      preValidation: (req, _reply, done) => {
-        const id = (req.params as { id: string }).id;
-        try {
-          authenticate(req);
-          const caller = req.caller!;
-          try {
-            deps.access.require(caller, id, 'Owner', 'vCPU events');
-            parseEventQuery(req.query as Record<string, unknown>);
-            const vm = deps.vigil.vms.get(id);
-            if (!vm.definition.introspection) throw new VigilError('VIGIL_VM_STATE', `VM '${id}' has no gdbstub: define it with 'introspection: true'`, { context: { vm: id } });
-            if (vm.state !== 'running' && vm.state !== 'paused') throw new VigilError('VIGIL_VM_STATE', `VM '${id}' is ${vm.state}: start it first`, { context: { vm: id, state: vm.state } });
-          } catch (err) {
-            const ve = toVigilError(err);
-            audit(deps, id, caller.address, 'refused', ve.message, {}, ve.code);
-            throw ve;
-          }
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      },
+      preValidation: upgradeGuard(
+        authenticate,
+        (id, caller, req) => {
+          deps.access.require(caller, id, 'Owner', 'vCPU events');
+          parseEventQuery(req.query as Record<string, unknown>);
+          const vm = deps.vigil.vms.get(id);
+          if (!vm.definition.introspection) throw new VigilError('VIGIL_VM_STATE', `VM '${id}' has no gdbstub: define it with 'introspection: true'`, { context: { vm: id } });
+          if (vm.state !== 'running' && vm.state !== 'paused') throw new VigilError('VIGIL_VM_STATE', `VM '${id}' is ${vm.state}: start it first`, { context: { vm: id, state: vm.state } });
+        },
+        (id, caller, ve) => audit(deps, id, caller.address, 'refused', ve.message, {}, ve.code),
+      ),
     },
     (socket, req) => {
       const id = (req.params as { id: string }).id;

@@ -1,12 +1,7 @@
 /** Introspection of a Linux guest over HTTP: uname, ps, pstree, modules (Owner only; each view audited). */
 import { VigilError } from '../../core/errors.js';
-import { LINUX_VIEWS, type LinuxViewName } from '../../vmi/os/linux/views.js';
+import { viewJson, LINUX_VIEWS, type LinuxViewName } from '../../vmi/os/linux/views.js';
 import { callerOf, type RouteSpec } from '../context.js';
-
-/** bigints as 0x-hex strings (JSON has no 64-bit integers). */
-function plain(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))) as unknown;
-}
 
 /** The introspection routes. */
 export function vmiRoutes(): RouteSpec[] {
@@ -27,7 +22,7 @@ export function vmiRoutes(): RouteSpec[] {
         }
         const state = ctx.deps.vigil.vms.get(vm).state;
         if (state !== 'running' && state !== 'paused') throw new VigilError('VIGIL_VM_STATE', `VM '${vm}' is ${state}: start it to look inside`, { context: { vm, state } });
-        return { vm, view, result: plain(await ctx.deps.linux.view(vm, view, caller.address)) };
+        return { vm, view, result: viewJson(await ctx.deps.linux.view(vm, view, caller.address)) };
       },
     },
   ];

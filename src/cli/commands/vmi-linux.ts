@@ -1,17 +1,12 @@
 /** `vigil vmi <vm> uname|ps|pstree|modules`: a Linux guest's kernel, processes and modules, read from the host. */
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { formatTree, LinuxViews, type LinuxViewName, type LinuxViewResult } from '../../vmi/os/linux/views.js';
+import { formatTree, viewJson, LinuxViews, type LinuxViewName, type LinuxViewResult } from '../../vmi/os/linux/views.js';
 import type { LinuxProcess } from '../../vmi/os/linux/tasks.js';
 import { Vigil } from '../../vigil.js';
 import { printJson } from '../output.js';
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
-
-/** JSON-safe (bigints as hex strings). */
-function plain(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v))) as unknown;
-}
 
 interface ViewOpts {
   json?: boolean;
@@ -24,7 +19,7 @@ async function run<V extends LinuxViewName>(vm: string, view: V, o: ViewOpts, pr
   const views = new LinuxViews({ paths: vigil.paths, store: vigil.db, ...(o.btf === undefined ? {} : { btfFile: o.btf }) });
   try {
     const result = await views.view(vm, view, userInfo().username);
-    if (json) printJson(plain(result));
+    if (json) printJson(viewJson(result));
     else process.stdout.write(print(result).join('\n') + '\n');
   } finally {
     await views.close();

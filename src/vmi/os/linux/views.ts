@@ -133,3 +133,8 @@ export function formatTree(procs: readonly LinuxProcess[]): string[] {
   for (const r of (children.get(0) ?? []).sort((a, b) => a.pid - b.pid)) walk(r, '', true, true);
   return lines;
 }
+
+/** A view's result for JSON (the CLI's --json, the API): 64-bit values as `0x` hex strings. */
+export function viewJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))) as unknown;
+}
